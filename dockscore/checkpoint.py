@@ -1,0 +1,45 @@
+"""Checkpoints as safetensors: tensors plus a JSON config in the metadata; nothing is unpickled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from dockscore.errors import InputError
+from dockscore.model import DockScoreModel, ModelConfig
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def default_model_path(symmetry: str) -> Path:
+    return MODELS_DIR / f"dockscore-{symmetry}.safetensors"
+
+
+def save_model(model: DockScoreModel, path: str | Path, extra: dict | None = None) -> None:
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {"config": json.dumps(model.config.to_dict()), "extra": json.dumps(extra or {})}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata=metadata)
+
+
+def load_model(path: str | Path | None = None, symmetry: str = "e3") -> DockScoreModel:
+    """Load a checkpoint (the shipped default for ``symmetry`` when ``path`` is None), in eval mode."""
+    from safetensors import safe_open
+
+    path = Path(path) if path is not None else default_model_path(symmetry)
+    if not path.exists():
+        raise InputError(f"{path}: model checkpoint not found")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        config = ModelConfig(**json.loads(metadata["config"]))
+        state = load_file(str(path))
+    except (KeyError, ValueError, OSError, TypeError) as exc:
+        raise InputError(f"{path}: not a dockscore checkpoint ({exc})") from None
+    model = DockScoreModel(config)
+    model.load_state_dict(state)
+    model.eval()
+    model.name = path.stem  # type: ignore[attr-defined]
+    return model

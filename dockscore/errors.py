@@ -1,0 +1,5 @@
+"""Errors that carry a one-line, user-facing message (no traceback is shown for them)."""
+
+
+class InputError(ValueError):
+    """A user's file or record cannot be used; the message names the file and record."""

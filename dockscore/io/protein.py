@@ -1,0 +1,114 @@
+"""Protein reading with Biopython.
+
+Rules (documented in the README, applied identically at training and scoring time):
+
+* first model only; alternate locations resolved to the highest-occupancy one
+  (Biopython's ``DisorderedAtom`` already selects it);
+* insertion codes are kept in the residue id;
+* waters (HOH, WAT, DOD, ...) dropped unless ``keep_waters``;
+* metal ions kept; other hetero groups (cofactors) kept as protein-side atoms;
+* hydrogens always dropped: dockscore works on heavy-atom graphs, so files with
+  all, polar-only or no hydrogens give the same graph.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dockscore.errors import InputError
+
+WATER_NAMES = frozenset({"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SOL"})
+METALS = frozenset(
+    {"LI", "NA", "K", "MG", "CA", "MN", "FE", "CO", "NI", "CU", "ZN", "CD", "HG", "SR", "BA", "CS", "RB", "AL", "GA", "PT", "AU", "AG", "PB", "YB", "SM", "EU", "GD", "TB"}
+)
+
+
+@dataclass
+class Protein:
+    """Heavy atoms of a receptor, as flat arrays (one entry per atom)."""
+
+    path: str
+    coords: np.ndarray  # (N, 3) float32, Angstrom
+    elements: list[str]  # upper-case element symbols
+    atom_names: list[str]
+    residue_names: list[str]
+    residue_ids: list[str]  # "A:123" or "A:123B" (insertion code kept)
+    is_hetero: np.ndarray  # (N,) bool: HETATM (cofactor, ion)
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+
+def _open_text(path: Path) -> io.StringIO:
+    raw = path.read_bytes()
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except OSError as exc:
+            raise InputError(f"{path}: not a valid gzip file ({exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (binary content)") from None
+    return io.StringIO(text)
+
+
+def read_protein(path: str | Path, keep_waters: bool = False) -> Protein:
+    """Read a PDB or mmCIF file (optionally gzipped) into a :class:`Protein`.
+
+    Raises :class:`InputError` with a one-line message for unreadable or empty files.
+    """
+    from Bio.PDB import MMCIFParser, PDBParser
+    from Bio.PDB.PDBExceptions import PDBConstructionWarning
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: protein file not found")
+    name = path.name.lower().removesuffix(".gz")
+    handle = _open_text(path)
+    if not handle.getvalue().strip():
+        raise InputError(f"{path}: protein file is empty")
+    parser = MMCIFParser(QUIET=True) if name.endswith((".cif", ".mmcif")) else PDBParser(QUIET=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PDBConstructionWarning)
+            structure = parser.get_structure("protein", handle)
+    except Exception as exc:  # Biopython raises a zoo of types for malformed files
+        raise InputError(f"{path}: cannot parse protein ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+
+    models = list(structure)
+    if not models:
+        raise InputError(f"{path}: no atoms found in protein file")
+    coords, elements, atom_names, res_names, res_ids, hetero = [], [], [], [], [], []
+    for chain in models[0]:
+        for residue in chain:
+            hetflag, resseq, icode = residue.get_id()
+            resname = residue.get_resname().strip().upper()
+            if resname in WATER_NAMES and not keep_waters:
+                continue
+            rid = f"{chain.id}:{resseq}{icode.strip()}"
+            for atom in residue:  # DisorderedAtom iterates as its selected (highest occupancy) altloc
+                element = (atom.element or "").strip().upper()
+                if not element or element == "X":
+                    element = "".join(c for c in atom.get_name() if c.isalpha())[:1].upper() or "X"
+                if element in ("H", "D"):
+                    continue
+                xyz = atom.get_coord()
+                coords.append(xyz)
+                elements.append(element)
+                atom_names.append(atom.get_name().strip().upper())
+                res_names.append(resname)
+                res_ids.append(rid)
+                hetero.append(hetflag.startswith("H_"))
+    if not coords:
+        raise InputError(f"{path}: no heavy atoms found in protein file")
+    arr = np.asarray(coords, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise InputError(f"{path}: protein has non-finite coordinates")
+    return Protein(str(path), arr, elements, atom_names, res_names, res_ids, np.asarray(hetero, dtype=bool))

@@ -1,0 +1,262 @@
+"""The equivariant scoring network and its physically shaped interaction head.
+
+Message passing carries scalars ``s`` (N, F) and vectors ``v`` (N, V, 3) (feature orders
+l = 0 and l = 1, as in PaiNN): l = 1 is the lowest order that sees angles and handedness, and
+products of l = 1 features need no Clebsch–Gordan tables, only dot and cross products.
+
+``symmetry="e3"``: only dot products of polar vectors reach the scalars, so the score is
+invariant under rotations, translations and reflections.
+``symmetry="se3"``: cross products (axial vectors) are mixed into ``v`` and triple products
+(pseudoscalars) into ``s``; these change sign under a reflection, so the score can tell a
+complex from its mirror image while staying rotation/translation invariant.
+
+The score is a sum of ligand–protein pair terms with Vina-like distance shapes whose weights
+the network supplies per pair (``PairInteractionHead``): this gives per-atom contributions for
+free and is differentiable in the ligand coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from dockscore.features import NUM_ATOM_FEATURES
+from dockscore.graph import LIGAND_BOND, NUM_EDGE_FEATURES, PROTEIN_BOND, GraphSettings
+
+SYMMETRIES = ("e3", "se3")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    symmetry: str = "e3"
+    hidden: int = 64  # scalar channels F
+    vectors: int = 16  # l = 1 channels V (0 = invariant l = 0 network, for the speed/accuracy study)
+    layers: int = 3  # ligand message-passing steps (per pose)
+    protein_layers: int = 2  # protein encoder steps over covalent bonds (once per protein)
+    rbf: int = 16
+    pair_rank: int = 8
+    contact_cutoff: float = 4.5
+    pocket_cutoff: float = 8.0
+    score_offset: float = 6.0  # pK at zero interaction; trained
+
+    def graph_settings(self) -> GraphSettings:
+        return GraphSettings(pocket_cutoff=self.pocket_cutoff, contact_cutoff=self.contact_cutoff)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cosine_cutoff(d: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """Smooth switch from 1 at d = 0 to 0 at the cutoff, with zero slope there."""
+    return torch.where(d < cutoff, 0.5 * (torch.cos(math.pi * d / cutoff) + 1.0), torch.zeros_like(d))
+
+
+def scatter_sum(src: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    out = torch.zeros((size,) + src.shape[1:], dtype=src.dtype, device=src.device)
+    return out.index_add_(0, index, src)
+
+
+class GaussianRBF(nn.Module):
+    def __init__(self, n: int, cutoff: float) -> None:
+        super().__init__()
+        self.register_buffer("centers", torch.linspace(0.0, cutoff, n))
+        self.width = cutoff / n
+
+    def forward(self, d: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-(((d[:, None] - self.centers) / self.width) ** 2))
+
+
+def _soft_unit(v: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    return v / torch.sqrt((v**2).sum(-1, keepdim=True) + eps**2)
+
+
+def mlp(n_in: int, n_hidden: int, n_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, n_hidden), nn.SiLU(), nn.Linear(n_hidden, n_out))
+
+
+class EquivariantLayer(nn.Module):
+    """One PaiNN-style message + update step, with optional parity-odd (cross/triple product) channels."""
+
+    def __init__(self, F: int, V: int, n_rbf: int, parity_odd: bool) -> None:
+        super().__init__()
+        self.F, self.V, self.parity_odd = F, V, parity_odd
+        n_vec_gates = (3 if parity_odd else 2) * V
+        self.message = mlp(F, F, F + n_vec_gates)
+        self.filter = nn.Linear(n_rbf + NUM_EDGE_FEATURES, F + n_vec_gates)
+        if V:
+            self.U = nn.Linear(V, V, bias=False)
+            self.W = nn.Linear(V, V, bias=False)
+            self.dot_to_scalar = nn.Linear(V, F)
+            n_upd = 2 * F + V + ((F + V) if parity_odd else 0)
+            self.update = mlp(F + V, F, n_upd)
+            if parity_odd:
+                self.P = nn.Linear(V, V, bias=False)
+                self.Q = nn.Linear(V, V, bias=False)
+                self.R = nn.Linear(V, V, bias=False)
+                self.triple_to_scalar = nn.Linear(V, F)
+        else:
+            self.update = mlp(F, F, F)
+
+    def forward(self, s, v, edge_index, edge_feat, edge_weight, unit, update_index=None):
+        """One step. ``update_index``: the nodes whose state changes (all when None); others
+        (e.g. protein atoms, encoded once) only send messages."""
+        if update_index is None:
+            s_new, v_new = self._step(s, v, edge_index, edge_feat, edge_weight, unit, None)
+            return s_new, v_new
+        s_new, v_new = self._step(s, v, edge_index, edge_feat, edge_weight, unit, update_index)
+        return s.index_copy(0, update_index, s_new), (v.index_copy(0, update_index, v_new) if self.V else v)
+
+    def _step(self, s, v, edge_index, edge_feat, edge_weight, unit, update_index):
+        F, V = self.F, self.V
+        src, dst = edge_index
+        m = self.message(s)[src] * self.filter(edge_feat) * edge_weight[:, None]
+        ds = scatter_sum(m[:, :F], dst, s.shape[0])
+        if V:
+            g_v, g_r = m[:, F : F + V, None], m[:, F + V : F + 2 * V, None]
+            v_src = v[src]
+            dv = g_v * v_src + g_r * unit[:, None, :]
+            if self.parity_odd:
+                g_c = m[:, F + 2 * V :, None]
+                dv = dv + g_c * torch.cross(unit[:, None, :].expand_as(v_src), v_src, dim=-1)
+            dv = scatter_sum(dv, dst, s.shape[0])
+        if update_index is not None:
+            s, ds = s[update_index], ds[update_index]
+            if V:
+                v, dv = v[update_index], dv[update_index]
+        s = s + ds
+        if V:
+            v = v + dv
+            Uv = self.U(v.transpose(1, 2)).transpose(1, 2)
+            Wv = self.W(v.transpose(1, 2)).transpose(1, 2)
+            norm = torch.sqrt((Wv**2).sum(-1) + 1e-8)
+            a = self.update(torch.cat([s, norm], dim=-1))
+            a_ss, a_sv, a_vv = a[:, :F], a[:, F : 2 * F], a[:, 2 * F : 2 * F + V]
+            s = s + a_ss + a_sv * self.dot_to_scalar((Uv * Wv).sum(-1))
+            v = v + a_vv[..., None] * Uv
+            if self.parity_odd:
+                a_ps, a_cv = a[:, 2 * F + V : 3 * F + V], a[:, 3 * F + V :]
+                Pv = self.P(v.transpose(1, 2)).transpose(1, 2)
+                Qv = self.Q(v.transpose(1, 2)).transpose(1, 2)
+                Rv = self.R(v.transpose(1, 2)).transpose(1, 2)
+                # Unit-normalised triple product: an O(1) handedness signal (a chirality
+                # volume) even while the vectors are still small early in training.
+                Pv, Qv, Rv = (_soft_unit(t) for t in (Pv, Qv, Rv))
+                axial = torch.cross(Pv, Qv, dim=-1)
+                pseudoscalar = (axial * Rv).sum(-1)
+                s = s + a_ps * self.triple_to_scalar(pseudoscalar)
+                v = v + a_cv[..., None] * axial
+        else:
+            s = s + self.update(s)
+        return s, v
+
+
+# Vina-like distance shapes on the surface distance d_s = d - R_i - R_j, with the sign each
+# term may take in pK units (+ favourable). Scales keep initial sums near unit size.
+TERM_NAMES = ("gauss_contact", "gauss_far", "repulsion", "hydrophobic", "hbond", "contact_penalty")
+TERM_SIGNS = (1.0, 1.0, -1.0, 1.0, 1.0, -1.0)
+
+
+def interaction_terms(d_s: torch.Tensor) -> torch.Tensor:
+    return torch.stack([
+        torch.exp(-((d_s / 0.5) ** 2)),
+        torch.exp(-(((d_s - 3.0) / 2.0) ** 2)),
+        torch.where(d_s < 0, d_s**2, torch.zeros_like(d_s)),
+        torch.clamp(1.5 - d_s, 0.0, 1.0),
+        torch.clamp(-d_s / 0.7, 0.0, 1.0),
+        torch.exp(-((d_s / 0.5) ** 2)),
+    ], dim=-1)
+
+
+class PairInteractionHead(nn.Module):
+    """Score = offset + sum over ligand–protein pairs of sign_k * softplus(c_ijk) * term_k(d_s)."""
+
+    def __init__(self, F: int, rank: int, cutoff: float, offset: float) -> None:
+        super().__init__()
+        K = len(TERM_NAMES)
+        self.K, self.rank, self.cutoff = K, rank, cutoff
+        self.ligand_proj = nn.Linear(F, K * rank)
+        self.protein_proj = nn.Linear(F, K * rank)
+        self.term_bias = nn.Parameter(torch.full((K,), -5.0))
+        self.register_buffer("signs", torch.tensor(TERM_SIGNS))
+        self.offset = nn.Parameter(torch.tensor(float(offset)))
+
+    def pair_energies(self, s, pos, radius, pair_index):
+        i, j = pair_index
+        d = (pos[i] - pos[j]).norm(dim=-1)
+        d_s = d - radius[i] - radius[j]
+        a = self.ligand_proj(s).view(-1, self.K, self.rank)[i]
+        b = self.protein_proj(s).view(-1, self.K, self.rank)[j]
+        weight = nn.functional.softplus((a * b).sum(-1) / math.sqrt(self.rank) + self.term_bias)
+        terms = interaction_terms(d_s) * cosine_cutoff(d, self.cutoff)[:, None]
+        return weight * terms * self.signs  # (P, K), pK units
+
+
+class DockScoreModel(nn.Module):
+    """Protein encoder (once per protein) + ligand message passing (per pose) + pair head."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.symmetry not in SYMMETRIES:
+            raise ValueError(f"symmetry must be one of {SYMMETRIES}, not {config.symmetry!r}")
+        if config.symmetry == "se3" and config.vectors == 0:
+            raise ValueError("se3 needs vector channels (vectors > 0) to build pseudoscalars")
+        self.config = config
+        F, V, odd = config.hidden, config.vectors, config.symmetry == "se3"
+        self.embed = nn.Linear(NUM_ATOM_FEATURES, F)
+        self.rbf = GaussianRBF(config.rbf, config.contact_cutoff)
+        self.protein_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.protein_layers))
+        self.ligand_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.layers))
+        self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset)
+
+    def _edge_geometry(self, pos, edge_index, edge_attr):
+        src, dst = edge_index
+        vec = pos[src] - pos[dst]
+        d = vec.norm(dim=-1).clamp_min(1e-6)
+        return torch.cat([self.rbf(d), edge_attr], dim=-1), d, vec / d[:, None]
+
+    def encode_protein(self, x: torch.Tensor, pos: torch.Tensor, bond_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-atom protein states from covalent neighbourhoods (l = 0 and, if any, l = 1 channels).
+
+        Covalent bonds are discrete chemistry, so their messages carry weight 1; the encoding
+        of an atom is the same in a pocket file and in the whole protein (residues are whole).
+        """
+        edge_attr = torch.zeros((bond_index.shape[1], NUM_EDGE_FEATURES), device=pos.device)
+        edge_attr[:, PROTEIN_BOND] = 1.0
+        edge_feat, _, unit = self._edge_geometry(pos, bond_index, edge_attr)
+        s = self.embed(x)
+        v = torch.zeros((x.shape[0], self.config.vectors, 3), device=pos.device, dtype=pos.dtype)
+        weight = torch.ones(bond_index.shape[1], device=pos.device, dtype=pos.dtype)
+        for layer in self.protein_layers:
+            s, v = layer(s, v, bond_index, edge_feat, weight, unit)
+        return s, v
+
+    def forward(self, data, protein_s: torch.Tensor, protein_v: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Score a batch of pose graphs against encoded proteins (``data.pocket_atom`` indexes rows of ``protein_s``).
+
+        Returns ``score`` (per graph, pK), ``atom_contrib`` (per node, pK; zero on protein atoms)
+        and ``terms`` (per graph, per interaction term, pK).
+        """
+        pos, n = data.pos, data.pos.shape[0]
+        lig = torch.nonzero(data.is_ligand).flatten()
+        pocket = torch.nonzero(~data.is_ligand).flatten()
+        s = torch.zeros((n, self.config.hidden), device=pos.device, dtype=pos.dtype)
+        s = s.index_copy(0, lig, self.embed(data.ligand_x)).index_copy(0, pocket, protein_s[data.pocket_atom])
+        v = torch.zeros((n, self.config.vectors, 3), device=pos.device, dtype=pos.dtype)
+        if self.config.vectors:
+            v = v.index_copy(0, pocket, protein_v[data.pocket_atom])
+        edge_feat, d, unit = self._edge_geometry(pos, data.edge_index, data.edge_attr)
+        bonded = data.edge_attr[:, LIGAND_BOND] > 0
+        weight = torch.where(bonded, torch.ones_like(d), cosine_cutoff(d, self.config.contact_cutoff))
+        for layer in self.ligand_layers:
+            s, v = layer(s, v, data.edge_index, edge_feat, weight, unit, update_index=lig)
+
+        energies = self.head.pair_energies(s, pos, data.radius, data.pair_index)
+        batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(n, dtype=torch.long, device=pos.device)
+        num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
+        lig_atom = data.pair_index[0]
+        atom_contrib = scatter_sum(energies.sum(-1), lig_atom, n)
+        terms = scatter_sum(energies, batch[lig_atom], num_graphs)
+        return {"score": terms.sum(-1) + self.head.offset, "atom_contrib": atom_contrib, "terms": terms}

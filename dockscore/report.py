@@ -1,0 +1,84 @@
+"""Streaming writers for scored poses: SDF (original records + dockscore properties) and CSV."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+from pathlib import Path
+
+from rdkit import Chem
+
+from dockscore.model import TERM_NAMES
+from dockscore.scoring import SCORE_UNIT, PoseScore
+
+CSV_COLUMNS = ["name", "index", "score", "status", "message", "source", "score_unit", "symmetry", "model"] + [
+    f"term_{t}" for t in TERM_NAMES
+]
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+class ResultWriter:
+    """Writes results as they arrive; the format follows the file extension (.sdf, .sdf.gz, .csv)."""
+
+    def __init__(self, path: str | Path, symmetry: str, model_name: str) -> None:
+        self.path = Path(path)
+        self.symmetry, self.model_name = symmetry, model_name
+        name = self.path.name.lower()
+        if name.endswith((".sdf", ".sdf.gz")):
+            self.kind = "sdf"
+        elif name.endswith(".csv"):
+            self.kind = "csv"
+        else:
+            raise ValueError(f"{self.path}: output must end in .sdf, .sdf.gz or .csv")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        raw = gzip.open(self.path, "wt", encoding="utf-8") if name.endswith(".gz") else open(self.path, "w", encoding="utf-8", newline="")
+        self.handle: io.TextIOBase = raw
+        if self.kind == "csv":
+            self.csv = csv.writer(self.handle)
+            self.csv.writerow(CSV_COLUMNS)
+
+    def write(self, result: PoseScore) -> None:
+        if self.kind == "csv":
+            row = [result.name, result.index, _fmt(result.score), result.status, result.message, result.source, SCORE_UNIT,
+                   self.symmetry, self.model_name] + [_fmt(result.terms.get(t)) for t in TERM_NAMES]
+            self.csv.writerow(row)
+        else:
+            self.handle.write(self._sdf_record(result))
+        self.handle.flush()
+
+    def _sdf_record(self, result: PoseScore) -> str:
+        record = result.record
+        block = record.block if record is not None else ""
+        if not block and record is not None and record.mol is not None:  # MOL2 or in-memory input
+            mol = Chem.Mol(record.mol)
+            block = Chem.MolToMolBlock(mol) + "".join(f"> <{k}>\n{v}\n\n" for k, v in record.props.items())
+        if not block.strip():
+            block = f"{result.name}\n  dockscore\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END"
+        block = block.rstrip("\n")
+        if "M  END" not in block:  # a truncated record: keep a placeholder so every input has an output record
+            block = f"{result.name}\n  dockscore\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END"
+        sep = "\n" if block.endswith("M  END") else "\n\n"
+        props = {
+            "dockscore_score": _fmt(result.score),
+            "dockscore_score_unit": SCORE_UNIT,
+            "dockscore_status": result.status,
+            "dockscore_symmetry": self.symmetry,
+            "dockscore_model": self.model_name,
+        }
+        if result.message:
+            props["dockscore_error"] = result.message
+        return block + sep + "".join(f"> <{k}>\n{v}\n\n" for k, v in props.items()) + "$$$$\n"
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def __enter__(self) -> "ResultWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

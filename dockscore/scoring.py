@@ -1,0 +1,140 @@
+"""The scoring pipeline: records -> prepared ligands -> graphs -> batched model -> per-pose results.
+
+The protein is read, featurised and encoded once per :class:`Scorer`; records stream through
+in fixed-size batches, so memory does not grow with the number of poses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from rdkit import Chem
+from torch_geometric.data import Batch
+
+from dockscore.checkpoint import load_model
+from dockscore.errors import InputError
+from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein, build_complex_graph
+from dockscore.io.ligands import LigandRecord, iter_ligands, records_from_mols
+from dockscore.io.protein import Protein, read_protein
+from dockscore.model import TERM_NAMES, DockScoreModel
+
+SCORE_UNIT = "pK"
+SCORE_MEANING = "predicted binding affinity, pK = -log10(Kd/M); higher = tighter binding"
+
+
+@dataclass
+class PoseScore:
+    """The result for one input record. ``score`` is None unless ``status == "ok"``."""
+
+    source: str
+    index: int
+    name: str
+    status: str  # "ok" or "error"
+    score: float | None = None
+    message: str = ""
+    terms: dict[str, float] = field(default_factory=dict)  # per interaction term, pK
+    atom_contrib: list[float] = field(default_factory=list)  # per ligand heavy atom, pK
+    record: LigandRecord | None = None
+
+
+class Scorer:
+    """Score poses of ligands against one protein with a dockscore model.
+
+    >>> scorer = Scorer("protein.pdb", symmetry="e3")
+    >>> for result in scorer.score_file("poses.sdf"): print(result.name, result.score)
+    """
+
+    def __init__(
+        self,
+        protein: str | Path | Protein,
+        model: DockScoreModel | str | Path | None = None,
+        symmetry: str = "e3",
+        pocket_cutoff: float | None = None,
+        batch_size: int = 32,
+        keep_waters: bool = False,
+    ) -> None:
+        self.model = model if isinstance(model, DockScoreModel) else load_model(model, symmetry=symmetry)
+        self.model.eval()
+        self.symmetry = self.model.config.symmetry
+        self.model_name = getattr(self.model, "name", f"dockscore-{self.symmetry}")
+        settings = self.model.config.graph_settings()
+        if pocket_cutoff is not None:
+            settings = GraphSettings(pocket_cutoff=pocket_cutoff, contact_cutoff=settings.contact_cutoff)
+        self.settings = settings
+        self.batch_size = batch_size
+        self.protein = protein if isinstance(protein, Protein) else read_protein(protein, keep_waters=keep_waters)
+        self.prepared = PreparedProtein.from_protein(self.protein)
+        with torch.no_grad():
+            self.protein_s, self.protein_v = self.model.encode_protein(self.prepared.x, self.prepared.pos, self.prepared.bond_index)
+
+    # -- graphs ---------------------------------------------------------------------------
+    def prepare(self, mol: Chem.Mol) -> PreparedLigand:
+        return PreparedLigand.from_mol(mol)
+
+    def graph(self, ligand: PreparedLigand):
+        return build_complex_graph(self.prepared, ligand, self.settings)
+
+    def forward(self, graphs: list) -> dict[str, torch.Tensor]:
+        """Model outputs for a list of pose graphs (differentiable in their ``pos`` if it requires grad)."""
+        return self.model(Batch.from_data_list(graphs), self.protein_s, self.protein_v)
+
+    # -- streaming ------------------------------------------------------------------------
+    def score_records(self, records: Iterable[LigandRecord]) -> Iterator[PoseScore]:
+        """Yield one :class:`PoseScore` per record, in input order; bad records become errors."""
+        pending: list[tuple[LigandRecord, object]] = []
+        for record in records:
+            if not record.ok:
+                if pending:
+                    yield from self._flush(pending)
+                    pending = []
+                yield PoseScore(record.source, record.index, record.name, "error", message=record.error or "unusable record", record=record)
+                continue
+            try:
+                graph = self.graph(self.prepare(record.mol))
+            except InputError as exc:
+                if pending:
+                    yield from self._flush(pending)
+                    pending = []
+                yield PoseScore(record.source, record.index, record.name, "error", message=str(exc), record=record)
+                continue
+            except Exception as exc:  # chemistry we did not foresee: report, keep going
+                if pending:
+                    yield from self._flush(pending)
+                    pending = []
+                yield PoseScore(record.source, record.index, record.name, "error", message=f"cannot featurise: {exc}", record=record)
+                continue
+            pending.append((record, graph))
+            if len(pending) >= self.batch_size:
+                yield from self._flush(pending)
+                pending = []
+        if pending:
+            yield from self._flush(pending)
+
+    @torch.no_grad()
+    def _flush(self, pending: list) -> Iterator[PoseScore]:
+        graphs = [g for _, g in pending]
+        out = self.forward(graphs)
+        scores = out["score"].tolist()
+        terms = out["terms"].tolist()
+        contrib = out["atom_contrib"]
+        offset = 0
+        for k, (record, graph) in enumerate(pending):
+            n_lig = int(graph.is_ligand.sum())
+            atom = contrib[offset : offset + n_lig].tolist()
+            offset += graph.num_nodes
+            score = scores[k]
+            if not torch.isfinite(torch.tensor(score)):
+                yield PoseScore(record.source, record.index, record.name, "error", message="model produced a non-finite score", record=record)
+                continue
+            yield PoseScore(record.source, record.index, record.name, "ok", score=score,
+                            terms=dict(zip(TERM_NAMES, terms[k])), atom_contrib=atom, record=record)
+
+    def score_file(self, path: str | Path) -> Iterator[PoseScore]:
+        return self.score_records(iter_ligands(path))
+
+    def score_mols(self, mols: list[Chem.Mol]) -> list[PoseScore]:
+        """Notebook entry point: score RDKit molecules (with 3D coordinates in the protein's frame)."""
+        return list(self.score_records(records_from_mols(mols)))

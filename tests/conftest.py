@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "data" / "examples"
+PROTEIN_1S3V = EXAMPLES / "1s3v" / "protein.pdb"
+LIGAND_1S3V = EXAMPLES / "1s3v" / "ligand.sdf"  # chiral (2 stereocentres): DHFR inhibitor TQD
+PROTEIN_1IA1 = EXAMPLES / "1ia1" / "protein.pdb"
+LIGANDS_1IA1 = EXAMPLES / "1ia1" / "ligands.sdf"
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def scorers():
+    """The shipped models, one Scorer per symmetry mode, on the chiral 1s3v complex."""
+    from dockscore import Scorer
+
+    return {sym: Scorer(PROTEIN_1S3V, symmetry=sym) for sym in ("e3", "se3")}
+
+
+@pytest.fixture(scope="session")
+def crystal_1s3v():
+    from dockscore import iter_ligands
+
+    return next(iter_ligands(LIGAND_1S3V)).mol

@@ -1,0 +1,122 @@
+"""Symmetry properties of both modes, tested as properties over seeded random draws on a real complex."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rdkit import Chem
+
+from dockscore import Scorer, read_protein
+from dockscore.train import perturb_pose
+
+from .conftest import PROTEIN_1S3V
+
+TOL = 2e-3  # pK; float32 arithmetic over a few thousand pair terms
+
+
+def rotation_from_quaternion(q: np.ndarray) -> np.ndarray:
+    a, b, c, d = q / np.linalg.norm(q)
+    return np.array([
+        [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
+        [2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
+        [2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d],
+    ])
+
+
+def transformed_scorer(scorer: Scorer, matrix: np.ndarray, shift: np.ndarray) -> Scorer:
+    protein = read_protein(PROTEIN_1S3V)
+    protein.coords = (protein.coords.astype(np.float64) @ matrix.T + shift).astype(np.float32)
+    return Scorer(protein, model=scorer.model)
+
+
+def score_poses(scorer: Scorer, ligands, matrix=np.eye(3), shift=np.zeros(3)) -> np.ndarray:
+    m = torch.tensor(matrix, dtype=torch.float64)
+    t = torch.tensor(shift, dtype=torch.float64)
+    graphs = [scorer.graph(lig.with_positions((lig.pos.double() @ m.T + t).float())) for lig in ligands]
+    with torch.no_grad():
+        return scorer.forward(graphs)["score"].numpy()
+
+
+def poses(scorer: Scorer, mol, n: int = 6, seed: int = 0):
+    ligand = scorer.prepare(mol)
+    gen = torch.Generator().manual_seed(seed)
+    return [ligand] + [perturb_pose(ligand, gen, max_angle=0.4, shift=0.8)[0] for _ in range(n - 1)]
+
+
+quaternions = st.lists(st.floats(-1, 1, allow_nan=False), min_size=4, max_size=4).filter(lambda q: np.linalg.norm(q) > 0.1)
+shifts = st.lists(st.floats(-50, 50, allow_nan=False), min_size=3, max_size=3)
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+@settings(max_examples=10, deadline=None)
+@given(q=quaternions, t=shifts)
+def test_rotation_translation_invariance(scorers, crystal_1s3v, symmetry, q, t):
+    scorer = scorers[symmetry]
+    ligands = poses(scorer, crystal_1s3v)
+    R, shift = rotation_from_quaternion(np.asarray(q)), np.asarray(t)
+    moved = transformed_scorer(scorer, R, shift)
+    np.testing.assert_allclose(score_poses(moved, ligands, R, shift), score_poses(scorer, ligands), atol=TOL)
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_ligand_atom_order_does_not_matter(scorers, crystal_1s3v, symmetry, seed):
+    scorer = scorers[symmetry]
+    order = np.random.default_rng(seed).permutation(crystal_1s3v.GetNumAtoms()).tolist()
+    shuffled = Chem.RenumberAtoms(crystal_1s3v, order)
+    a, b = scorer.score_mols([crystal_1s3v, shuffled])
+    assert a.score == pytest.approx(b.score, abs=TOL)
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+def test_protein_atom_order_does_not_matter(scorers, crystal_1s3v, symmetry):
+    scorer = scorers[symmetry]
+    protein = read_protein(PROTEIN_1S3V)
+    perm = np.random.default_rng(7).permutation(len(protein))
+    protein.coords = protein.coords[perm]
+    for key in ("elements", "atom_names", "residue_names", "residue_ids"):
+        setattr(protein, key, [getattr(protein, key)[i] for i in perm])
+    protein.is_hetero = protein.is_hetero[perm]
+    shuffled = Scorer(protein, model=scorer.model)
+    assert shuffled.score_mols([crystal_1s3v])[0].score == pytest.approx(scorer.score_mols([crystal_1s3v])[0].score, abs=TOL)
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+def test_pose_alone_equals_pose_in_batch(scorers, crystal_1s3v, symmetry):
+    scorer = scorers[symmetry]
+    ligands = poses(scorer, crystal_1s3v, n=8, seed=3)
+    batched = score_poses(scorer, ligands)
+    alone = np.array([score_poses(scorer, [lig])[0] for lig in ligands])
+    np.testing.assert_allclose(alone, batched, atol=TOL)
+
+
+MIRROR = np.diag([-1.0, 1.0, 1.0])
+
+
+@settings(max_examples=3, deadline=None)
+@given(q=quaternions)
+def test_e3_mirror_image_scores_the_same(scorers, crystal_1s3v, q):
+    scorer = scorers["e3"]
+    ligands = poses(scorer, crystal_1s3v)
+    reflection = rotation_from_quaternion(np.asarray(q)) @ MIRROR  # any improper rotation
+    mirrored = transformed_scorer(scorer, reflection, np.zeros(3))
+    np.testing.assert_allclose(score_poses(mirrored, ligands, reflection), score_poses(scorer, ligands), atol=TOL)
+
+
+def test_se3_mirror_image_scores_differently(scorers, crystal_1s3v):
+    """A trained SE(3) model whose parity-odd channels collapsed would be E(3) in disguise.
+
+    The mirror-image shift must be a meaningful fraction (>= 10 %) of the spread of scores
+    across poses of the same ligand in the same pocket."""
+    scorer = scorers["se3"]
+    ligands = poses(scorer, crystal_1s3v, n=12, seed=1)
+    scores = score_poses(scorer, ligands)
+    mirrored = transformed_scorer(scorer, MIRROR, np.zeros(3))
+    mirror_scores = score_poses(mirrored, ligands, MIRROR)
+    shift = np.abs(mirror_scores - scores).mean()
+    assert shift >= 0.1 * scores.std(), (shift, scores.std())
+    assert shift > 0.05  # pK units: not float noise
