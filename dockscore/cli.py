@@ -17,7 +17,7 @@ from dockscore.scoring import SCORE_MEANING, SCORE_UNIT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=f"Score protein-ligand poses with an equivariant GNN. Scores are {SCORE_MEANING}.")
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped
 
 
 def _count_records(path: Path) -> int | None:
@@ -100,7 +100,7 @@ def score(
         console.print(table)
         if n_ok + n_err > show:
             console.print(f"... {n_ok + n_err - show} more rows (see --output)")
-    console.print(f"scored {n_ok}, failed {n_err}" + (f"; wrote {output}" if output else ""))
+    console.print(f"scored {n_ok}, failed {n_err}" + (f"; wrote {output}" if output else ""), soft_wrap=True)
     if n_ok == 0:
         raise typer.Exit(1)
 

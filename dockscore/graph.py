@@ -104,6 +104,9 @@ def build_complex_graph(protein: PreparedProtein, ligand: PreparedLigand, settin
     if pocket.numel() == 0:
         gap = float(nearest.min())
         raise InputError(f"ligand is {gap:.1f} A from the nearest protein atom (pocket cutoff {settings.pocket_cutoff} A): not in the pocket")
+    overlapping = (dist.min(dim=1).values < 0.5).float().mean()
+    if overlapping > 0.5:
+        raise InputError("ligand coincides with protein-file atoms (is a HETATM copy of this ligand still in the protein file?)")
     pocket_dist = dist[:, pocket]
     contacts = torch.nonzero(pocket_dist < settings.contact_cutoff).T  # ligand idx, pocket idx
     pair_index = torch.nonzero(pocket_dist < settings.pocket_cutoff).T

@@ -111,6 +111,24 @@ def _parse_sd_props(lines: list[str]) -> dict[str, str]:
     return props
 
 
+def _diagnose_molblock(lines: list[str]) -> str | None:
+    """A more specific reason than RDKit's silent None, for the common cases."""
+    import math
+
+    try:
+        n_atoms = int(lines[3][:3])
+    except (IndexError, ValueError):
+        return "cannot parse record (malformed counts line)"
+    for line in lines[4 : 4 + n_atoms]:
+        try:
+            xyz = [float(line[k : k + 10]) for k in (0, 10, 20)]
+        except ValueError:
+            return "cannot parse record (malformed atom line)"
+        if not all(math.isfinite(v) for v in xyz):
+            return "record has non-finite (NaN/inf) coordinates"
+    return None
+
+
 def _record_from_block(source: str, index: int, block: str) -> LigandRecord:
     lines = block.split("\n")
     name = lines[0].strip() if lines else ""
@@ -126,7 +144,7 @@ def _record_from_block(source: str, index: int, block: str) -> LigandRecord:
     except Exception as exc:
         mol, record.error = None, f"cannot parse record: {exc}"
     if mol is None:
-        record.error = record.error or "cannot parse record (malformed atom or bond block)"
+        record.error = record.error or _diagnose_molblock(lines) or "cannot parse record (malformed atom or bond block)"
         return record
     for key, value in props.items():
         mol.SetProp(key, value)
@@ -178,7 +196,7 @@ def _iter_mol2(path: Path) -> Iterator[LigandRecord]:
     index = 0
 
     def flush() -> LigandRecord:
-        block = "\n".join(buffer)
+        block = "\n".join(buffer) + "\n"
         name = buffer[1].strip() if len(buffer) > 1 else ""
         record = LigandRecord(source=str(path), index=index, name=name, block="")
         mol = Chem.MolFromMol2Block(block, sanitize=False, removeHs=False)

@@ -1,0 +1,191 @@
+"""Bad input: one clear line naming the file and record, the rest of the batch scored,
+non-zero exit only when nothing could be scored, no tracebacks."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dockscore import InputError, Scorer, iter_ligands, read_protein
+from dockscore.cli import app
+
+from .conftest import LIGAND_1S3V, PROTEIN_1S3V
+
+runner = CliRunner()
+GOOD = LIGAND_1S3V.read_text()
+
+
+def good_block() -> str:
+    return GOOD.split("$$$$")[0].strip("\n") + "\n$$$$\n"
+
+
+def shifted_block(dx: float) -> str:
+    """The crystal ligand moved far away along x (a ligand with no atoms near the protein)."""
+    lines = good_block().split("\n")
+    counts = lines[3]
+    n_atoms = int(counts[:3])
+    for i in range(4, 4 + n_atoms):
+        x = float(lines[i][:10]) + dx
+        lines[i] = f"{x:10.4f}" + lines[i][10:]
+    return "\n".join(lines)
+
+
+def nan_block() -> str:
+    lines = good_block().split("\n")
+    lines[4] = f"{'nan':>10}" + lines[4][10:]
+    return "\n".join(lines)
+
+
+def unsanitisable_block() -> str:
+    """A carbon with five bonds: RDKit refuses it (and no safe repair exists)."""
+    return """pentavalent
+  manual
+
+  6  5  0  0  0  0  0  0  0  0999 V2000
+    0.0000    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+    1.5000    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+   -1.5000    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+    0.0000    1.5000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+    0.0000   -1.5000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+    0.0000    0.0000    1.5000 C   0  0  0  0  0  0  0  0  0  0  0  0
+  1  2  1  0
+  1  3  1  0
+  1  4  1  0
+  1  5  1  0
+  1  6  2  0
+M  END
+$$$$
+"""
+
+
+def run_score(tmp_path: Path, *ligands: Path, protein: Path = PROTEIN_1S3V, out: str = "out.csv"):
+    result = runner.invoke(app, ["score", str(protein), *map(str, ligands), "-o", str(tmp_path / out), "--show", "0"])
+    return result, tmp_path / out
+
+
+def test_mixed_batch_scores_good_records_and_reports_bad_ones(tmp_path):
+    sdf = tmp_path / "mixed.sdf"
+    sdf.write_text(good_block() + unsanitisable_block() + shifted_block(80.0) + nan_block() + good_block() + "garbage\nthat is truncated\n")
+    result, out = run_score(tmp_path, sdf)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    rows = out.read_text().splitlines()
+    assert len(rows) == 1 + 6  # header + every input record, bad ones included
+    statuses = [r.split(",")[3] for r in rows[1:]]
+    assert statuses == ["ok", "error", "error", "error", "ok", "error"]
+    text = result.output
+    assert f"{sdf} record 1 (pentavalent): RDKit cannot sanitise" in text
+    assert f"{sdf} record 2" in text and "not in the pocket" in text
+    assert f"{sdf} record 3" in text and "non-finite" in text
+    assert f"{sdf} record 5" in text and "truncated" in text
+    assert "scored 2, failed 4" in text
+
+
+def test_every_error_is_one_line(tmp_path):
+    sdf = tmp_path / "bad.sdf"
+    sdf.write_text(unsanitisable_block() + good_block())
+    result, _ = run_score(tmp_path, sdf)
+    error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "bad.sdf record 0" in error_lines[0]
+
+
+def test_empty_ligand_file_is_reported_and_other_files_go_on(tmp_path):
+    empty = tmp_path / "empty.sdf"
+    empty.write_text("")
+    result, out = run_score(tmp_path, empty, LIGAND_1S3V)
+    assert result.exit_code == 0
+    assert f"{empty}: ligand file is empty" in result.output
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_nothing_scored_exits_non_zero(tmp_path):
+    empty = tmp_path / "empty.sdf"
+    empty.write_text("")
+    result, _ = run_score(tmp_path, empty)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+
+
+def test_binary_garbage_ligand_file(tmp_path):
+    junk = tmp_path / "junk.sdf"
+    junk.write_bytes(bytes(range(256)) * 20)
+    result, _ = run_score(tmp_path, junk)
+    assert result.exit_code == 1
+    assert str(junk) in result.output and "Traceback" not in result.output
+
+
+def test_binary_garbage_gz_ligand_file(tmp_path):
+    junk = tmp_path / "junk.sdf.gz"
+    junk.write_bytes(b"not gzip at all")
+    result, _ = run_score(tmp_path, junk)
+    assert result.exit_code == 1 and str(junk) in result.output
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "protein file is empty"),
+    ("REMARK nothing here\nEND\n", "no atoms found"),
+    ("HETATM    1  O   HOH A   1      10.000  10.000  10.000  1.00  0.00           O\nEND\n", "no heavy atoms"),
+    ("ATOM      1  CA  ALA A   1      xx.xxx  10.000  10.000  1.00  0.00           C\n", "cannot parse protein"),
+])
+def test_bad_protein_is_one_line_error(tmp_path, content, message):
+    protein = tmp_path / "protein.pdb"
+    protein.write_text(content)
+    result, _ = run_score(tmp_path, LIGAND_1S3V, protein=protein)
+    assert result.exit_code == 1
+    assert f"{protein}" in result.output and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_files(tmp_path):
+    result, _ = run_score(tmp_path, tmp_path / "nope.sdf")
+    assert result.exit_code == 1 and "ligand file not found" in result.output
+    result, _ = run_score(tmp_path, LIGAND_1S3V, protein=tmp_path / "nope.pdb")
+    assert result.exit_code == 1 and "protein file not found" in result.output
+
+
+def test_library_api_raises_input_error_for_empty_files(tmp_path):
+    empty = tmp_path / "e.pdb"
+    empty.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        read_protein(empty)
+    (tmp_path / "e.sdf").write_text("")
+    with pytest.raises(InputError, match="empty"):
+        list(iter_ligands(tmp_path / "e.sdf"))
+
+
+def test_already_scored_records_survive_a_later_failure(tmp_path):
+    """Results are written as they arrive: a bad record at the end loses nothing before it."""
+    sdf = tmp_path / "poses.sdf"
+    sdf.write_text(good_block() * 3 + "\x00\x01binary tail")
+    result, out = run_score(tmp_path, sdf, out="out.sdf")
+    assert result.exit_code == 0
+    text = out.read_text()
+    assert text.count("$$$$") == 4
+    assert text.count("<dockscore_status>\nok") == 3
+
+
+def test_four_valent_nitrogen_is_repaired_not_dropped(tmp_path):
+    block = """ammonium
+  manual
+
+  5  4  0  0  0  0  0  0  0  0999 V2000
+    0.0000    0.0000    0.0000 N   0  0  0  0  0  0  0  0  0  0  0  0
+    1.5000    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+   -1.5000    0.0000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+    0.0000    1.5000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+    0.0000   -1.5000    0.0000 C   0  0  0  0  0  0  0  0  0  0  0  0
+  1  2  1  0
+  1  3  1  0
+  1  4  1  0
+  1  5  1  0
+M  END
+$$$$
+"""
+    path = tmp_path / "n.sdf"
+    path.write_text(block)
+    record = next(iter_ligands(path))
+    assert record.ok and "charge" in record.note

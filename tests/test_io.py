@@ -1,0 +1,131 @@
+"""Reading rules: first model, altlocs, insertion codes, waters, metals, hydrogens, formats."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from Bio.PDB import MMCIFIO, PDBParser
+from rdkit import Chem
+
+from dockscore import iter_ligands, read_protein
+from dockscore.features import OFF_ACC, OFF_DON, ligand_features, ligand_heavy_mol
+from dockscore.neighbors import radius_pairs
+
+from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1S3V
+
+PDB = """\
+MODEL        1
+ATOM      1  N   ALA A   1       0.000   0.000   0.000  1.00  0.00           N
+ATOM      2  CA AALA A   1       1.450   0.000   0.000  0.30  0.00           C
+ATOM      3  CA BALA A   1       1.500   0.200   0.000  0.70  0.00           C
+ATOM      4  H   ALA A   1      -0.500   0.800   0.000  1.00  0.00           H
+ATOM      5  N   GLY A   1A      3.000   1.000   0.000  1.00  0.00           N
+HETATM    6 ZN    ZN A 101       5.000   5.000   5.000  1.00  0.00          ZN
+HETATM    7  O   HOH A 201       8.000   8.000   8.000  1.00  0.00           O
+ENDMDL
+MODEL        2
+ATOM      1  N   ALA A   1      50.000   0.000   0.000  1.00  0.00           N
+ENDMDL
+END
+"""
+
+
+def test_protein_reading_rules(tmp_path):
+    path = tmp_path / "p.pdb"
+    path.write_text(PDB)
+    protein = read_protein(path)
+    assert protein.elements == ["N", "C", "N", "ZN"]  # H dropped, water dropped, model 2 ignored
+    np.testing.assert_allclose(protein.coords[1], [1.5, 0.2, 0.0], atol=1e-3)  # altloc B: higher occupancy
+    assert protein.residue_ids[2] == "A:1A"  # insertion code kept
+    assert protein.is_hetero.tolist() == [False, False, False, True]
+    with_waters = read_protein(path, keep_waters=True)
+    assert "O" in with_waters.elements and len(with_waters) == 5
+
+
+def test_mmcif_and_gzip_give_the_same_atoms(tmp_path):
+    structure = PDBParser(QUIET=True).get_structure("x", str(PROTEIN_1S3V))
+    cif = tmp_path / "p.cif"
+    io = MMCIFIO()
+    io.set_structure(structure)
+    io.save(str(cif))
+    gz = tmp_path / "p.pdb.gz"
+    with open(PROTEIN_1S3V, "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    reference = read_protein(PROTEIN_1S3V)
+    for other in (read_protein(cif), read_protein(gz)):
+        assert other.elements == reference.elements
+        np.testing.assert_allclose(other.coords, reference.coords, atol=1e-3)
+
+
+def test_ligand_records_keep_name_index_and_properties(tmp_path):
+    records = list(iter_ligands(LIGANDS_1IA1))
+    assert [(r.index, r.name, r.ok) for r in records] == [(0, "TQ3", True), (1, "TQ3", True)]
+    gz = tmp_path / "l.sdf.gz"
+    gz.write_bytes(gzip.compress(LIGANDS_1IA1.read_bytes()))
+    assert [r.name for r in iter_ligands(gz)] == ["TQ3", "TQ3"]
+
+
+MOL2 = """@<TRIPOS>MOLECULE
+acetamide
+ 9 8 0 0 0
+SMALL
+NO_CHARGES
+
+@<TRIPOS>ATOM
+      1 C1         0.0000    0.0000    0.0000 C.3     1  LIG1        0.0000
+      2 C2         1.5000    0.0000    0.0000 C.2     1  LIG1        0.0000
+      3 O1         2.1000    1.0400    0.0000 O.2     1  LIG1        0.0000
+      4 N1         2.1700   -1.1600    0.0000 N.am    1  LIG1        0.0000
+      5 H1        -0.3600    1.0200    0.0000 H       1  LIG1        0.0000
+      6 H2        -0.3600   -0.5100    0.8800 H       1  LIG1        0.0000
+      7 H3        -0.3600   -0.5100   -0.8800 H       1  LIG1        0.0000
+      8 H4         3.1700   -1.1600    0.0000 H       1  LIG1        0.0000
+      9 H5         1.6700   -2.0300    0.0000 H       1  LIG1        0.0000
+@<TRIPOS>BOND
+     1     1     2    1
+     2     2     3    2
+     3     2     4   am
+     4     1     5    1
+     5     1     6    1
+     6     1     7    1
+     7     4     8    1
+     8     4     9    1
+"""
+
+
+def test_mol2_input(tmp_path):
+    path = tmp_path / "l.mol2"
+    path.write_text(MOL2 + MOL2.replace("acetamide", "second"))
+    records = list(iter_ligands(path))
+    assert [(r.index, r.name, r.ok) for r in records] == [(0, "acetamide", True), (1, "second", True)]
+    assert Chem.MolToSmiles(Chem.RemoveHs(records[0].mol)) == "CC(N)=O"
+
+
+def test_hydrogens_do_not_change_the_heavy_atom_features():
+    mol = next(iter_ligands(LIGAND_1S3V)).mol
+    with_h = Chem.AddHs(mol, addCoords=True)
+    a, _ = ligand_features(ligand_heavy_mol(mol))
+    b, _ = ligand_features(ligand_heavy_mol(with_h))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_charge_state_does_not_change_donor_acceptor_perception():
+    neutral = Chem.MolFromSmiles("CC(=O)O")
+    charged = Chem.MolFromSmiles("CC(=O)[O-]")
+    a, _ = ligand_features(ligand_heavy_mol(neutral))
+    b, _ = ligand_features(ligand_heavy_mol(charged))
+    np.testing.assert_array_equal(a, b)
+    assert a[:, OFF_ACC].sum() == 2 and a[:, OFF_DON].sum() == 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_radius_pairs_matches_brute_force(seed):
+    gen = torch.Generator().manual_seed(seed)
+    a, b = torch.rand(50, 3, generator=gen) * 20, torch.rand(70, 3, generator=gen) * 20
+    pairs = radius_pairs(a, b, 4.0, block=16)
+    brute = {(i, j) for i in range(50) for j in range(70) if float((a[i] - b[j]).norm()) < 4.0}
+    assert set(map(tuple, pairs.T.tolist())) == brute

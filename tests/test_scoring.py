@@ -1,0 +1,102 @@
+"""Scores, outputs and the differentiable head."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+import torch
+from rdkit import Chem
+from typer.testing import CliRunner
+
+from dockscore import Scorer, iter_ligands
+from dockscore.cli import app
+from dockscore.model import TERM_NAMES
+
+from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+def test_score_to_sdf_keeps_records_and_properties(tmp_path, symmetry):
+    out = tmp_path / "scored.sdf"
+    result = runner.invoke(app, ["score", str(PROTEIN_1IA1), str(LIGANDS_1IA1), "-o", str(out), "--symmetry", symmetry])
+    assert result.exit_code == 0, result.output
+    mols = list(Chem.SDMolSupplier(str(out)))
+    originals = list(Chem.SDMolSupplier(str(LIGANDS_1IA1)))
+    assert len(mols) == len(originals) == 2
+    # record 1 is the copy of TQ3 that the example protein file still holds as HETATM
+    assert mols[1].GetProp("dockscore_status") == "error"
+    assert "still in the protein file" in mols[1].GetProp("dockscore_error")
+    for mol, original in zip(mols[:1], originals[:1]):
+        assert mol.GetProp("dockscore_symmetry") == symmetry
+        assert mol.GetProp("dockscore_model") == f"dockscore-{symmetry}"
+        assert mol.GetProp("dockscore_score_unit") == "pK"
+        assert 0.0 < float(mol.GetProp("dockscore_score")) < 15.0  # a plausible pK
+        for key in original.GetPropNames():
+            assert mol.GetProp(key) == original.GetProp(key)
+        assert mol.GetNumAtoms() == original.GetNumAtoms()
+    assert "pK" in result.output and "scored 1, failed 1" in result.output
+
+
+def test_score_to_csv_has_the_documented_columns(tmp_path):
+    out = tmp_path / "scored.csv"
+    result = runner.invoke(app, ["score", str(PROTEIN_1S3V), str(LIGAND_1S3V), "-o", str(out), "-s", "se3"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert {"name", "index", "score", "status", "score_unit"} <= set(rows[0])
+    assert rows[0]["name"] == "TQD" and rows[0]["status"] == "ok" and rows[0]["score_unit"] == "pK"
+    terms = sum(float(rows[0][f"term_{t}"]) for t in TERM_NAMES)
+    assert math.isfinite(terms)
+
+
+def test_cli_and_library_agree_and_are_deterministic(tmp_path, scorers):
+    mol = next(iter_ligands(LIGAND_1S3V)).mol
+    a = scorers["e3"].score_mols([mol])[0].score
+    b = Scorer(PROTEIN_1S3V, symmetry="e3").score_mols([mol])[0].score
+    assert a == b
+    out = tmp_path / "s.csv"
+    runner.invoke(app, ["score", str(PROTEIN_1S3V), str(LIGAND_1S3V), "-o", str(out)])
+    assert float(next(csv.DictReader(out.open()))["score"]) == pytest.approx(a, abs=1e-4)
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+def test_atom_contributions_sum_to_the_score(scorers, crystal_1s3v, symmetry):
+    scorer = scorers[symmetry]
+    result = scorer.score_mols([crystal_1s3v])[0]
+    assert len(result.atom_contrib) == crystal_1s3v.GetNumHeavyAtoms()
+    offset = float(scorer.model.head.offset)
+    assert sum(result.atom_contrib) + offset == pytest.approx(result.score, abs=1e-3)
+    assert sum(result.terms.values()) + offset == pytest.approx(result.score, abs=1e-3)
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+def test_gradient_with_respect_to_ligand_coordinates(scorers, crystal_1s3v, symmetry):
+    """Finite, and matching a finite difference: what pose optimisation will need."""
+    scorer = scorers[symmetry]
+    ligand = scorer.prepare(crystal_1s3v)
+    pos = ligand.pos.clone().requires_grad_(True)
+    graph = scorer.graph(ligand.with_positions(pos.detach()))
+    n = pos.shape[0]
+    graph.pos = torch.cat([pos, graph.pos[n:]])
+    score = scorer.forward([graph])["score"][0]
+    (grad,) = torch.autograd.grad(score, pos)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+    step = 1e-2
+    moved = ligand.pos.clone()
+    moved[0, 0] += step
+    with torch.no_grad():
+        up = scorer.forward([scorer.graph(ligand.with_positions(moved))])["score"][0]
+    assert float(up - score) / step == pytest.approx(float(grad[0, 0]), rel=0.1, abs=0.05)
+
+
+def test_clashing_pose_scores_worse_than_crystal(scorers, crystal_1s3v):
+    scorer = scorers["e3"]
+    ligand = scorer.prepare(crystal_1s3v)
+    protein_center = scorer.prepared.pos[torch.cdist(ligand.pos, scorer.prepared.pos).min(0).values < 4].mean(0)
+    shifted = ligand.with_positions(ligand.pos + 0.6 * (protein_center - ligand.pos.mean(0)))
+    with torch.no_grad():
+        native, clash = scorer.forward([scorer.graph(ligand), scorer.graph(shifted)])["score"].tolist()
+    assert native > clash
