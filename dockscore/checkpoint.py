@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 
 from dockscore.errors import InputError
@@ -39,6 +40,7 @@ def load_model(path: str | Path | None = None, symmetry: str = "e3") -> DockScor
     except (KeyError, ValueError, OSError, TypeError) as exc:
         raise InputError(f"{path}: not a dockscore checkpoint ({exc})") from None
     model = DockScoreModel(config)
+    state.setdefault("head.scale", torch.tensor(1.0))  # checkpoints written before calibration existed
     model.load_state_dict(state)
     model.eval()
     model.name = path.stem  # type: ignore[attr-defined]

@@ -66,7 +66,7 @@ def score(
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)
 
-    table = Table(title=f"dockscore ({scorer.model_name}, {scorer.symmetry}): score = {SCORE_MEANING}")
+    table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()})", caption=f"score: {SCORE_MEANING}")
     for col, just in (("name", "left"), ("index", "right"), (f"score ({SCORE_UNIT})", "right"), ("status", "left")):
         table.add_column(col, justify=just)
     n_ok = n_err = 0
@@ -113,14 +113,27 @@ def train(
     epochs: int = typer.Option(30, help="Training epochs."),
     seed: int = typer.Option(0, help="Seed for the split, initialisation and sampling."),
     threads: int = typer.Option(1, help="Torch CPU threads."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    cache: Optional[Path] = typer.Option(None, help="Tensor cache of the parsed complexes (written if missing; read if present)."),
+    time_budget: Optional[float] = typer.Option(None, help="Seconds of training; the LR schedule is fitted to it after epoch 0."),
+    lr: float = typer.Option(5e-4, help="Peak learning rate (AdamW, warm-up + cosine)."),
+    ema: float = typer.Option(0.995, help="EMA decay of the evaluated/saved weights (0 = off)."),
+    vectors: int = typer.Option(16, help="l=1 vector channels (0 = invariant l=0 network; e3 only)."),
 ) -> None:
     """Train a model on PDBbind complexes (protein-wise split) and write it with its held-out metrics."""
     import torch
 
+    from dockscore.model import ModelConfig
     from dockscore.train import run_training
 
     torch.set_num_threads(max(1, threads))
-    run_training(data, symmetry, out, epochs=epochs, seed=seed, log=console.print)
+    try:
+        run_training(data, symmetry, out, epochs=epochs, seed=seed, log=console.print, device=device, cache=cache,
+                     time_budget_s=time_budget, model_config=ModelConfig(symmetry=symmetry, vectors=vectors),
+                     train_overrides={"lr": lr, "ema_decay": ema})
+    except (InputError, FileNotFoundError, ValueError) as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -182,6 +182,8 @@ class PairInteractionHead(nn.Module):
         self.term_bias = nn.Parameter(torch.full((K,), -5.0))
         self.register_buffer("signs", torch.tensor(TERM_SIGNS))
         self.offset = nn.Parameter(torch.tensor(float(offset)))
+        # Linear calibration to pK fitted on training complexes after training (1 = none).
+        self.register_buffer("scale", torch.tensor(1.0))
 
     def pair_energies(self, s, pos, radius, pair_index):
         i, j = pair_index
@@ -253,7 +255,7 @@ class DockScoreModel(nn.Module):
         for layer in self.ligand_layers:
             s, v = layer(s, v, data.edge_index, edge_feat, weight, unit, update_index=lig)
 
-        energies = self.head.pair_energies(s, pos, data.radius, data.pair_index)
+        energies = self.head.pair_energies(s, pos, data.radius, data.pair_index) * self.head.scale
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(n, dtype=torch.long, device=pos.device)
         num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
         lig_atom = data.pair_index[0]

@@ -234,6 +234,24 @@ def spearman(x, y) -> float:
     return float(spearmanr(x, y).statistic)
 
 
+@torch.no_grad()
+def calibrate(model: DockScoreModel, complexes: list[Complex]) -> dict:
+    """Least-squares map of the interaction sum onto pK over *training* crystal poses.
+
+    Rank metrics are unchanged; absolute pK values (RMSE) become meaningful. Kept only when the
+    slope is positive (a negative slope would invert the physically signed terms)."""
+    pred = predict(model, complexes, with_decoys=False)["native"]
+    scale, offset = float(model.head.scale), float(model.head.offset)
+    interaction = np.array([(pred[c.id] - offset) / scale for c in complexes])
+    y = np.array([c.pK for c in complexes])
+    a, b = np.polyfit(interaction, y, 1)
+    if a <= 0:
+        return {"applied": False, "slope": float(a)}
+    model.head.scale.fill_(float(a))
+    model.head.offset.data.fill_(float(b))
+    return {"applied": True, "scale": float(a), "offset": float(b), "n": len(complexes)}
+
+
 def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
     """Scoring power (Pearson R, Spearman, RMSE vs pK) and docking power (top-1 < 2 A) on a set."""
     pred = predict(model, complexes)
@@ -246,6 +264,7 @@ def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
         "pearson": pearson(p, y),
         "spearman": spearman(p, y),
         "rmse": float(np.sqrt(np.mean((np.asarray(p) - np.asarray(y)) ** 2))),
+        "pK_std": float(np.std(y)),  # the RMSE of always predicting this set's mean
         "heavy_atom_pearson": pearson(hac, y),
         "heavy_atom_spearman": spearman(hac, y),
     }
@@ -316,7 +335,8 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
                 for _ in range(2 - len(negatives)):
                     negatives.append(perturb_pose(cx.ligand, gen))
                 for pose, rmsd in negatives:
-                    if rmsd > 2.0:
+                    # a perturbation can carry the ligand out of the pocket: no graph, no lesson
+                    if rmsd > 2.0 and float(torch.cdist(pose.pos, cx.protein.pos).min()) < settings.pocket_cutoff - 1.0:
                         pairs.append((n_idx, len(items), min(rmsd, 6.0) / 4.0))
                         items.append((cx, pose, False))
                 if config.symmetry == "se3":
@@ -407,6 +427,7 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
     model, info = train(complexes, split, cfg, model_config or ModelConfig(symmetry=symmetry), out_dir, log=log, device=device)
     by_id = {c.id: c for c in complexes}
+    info["calibration"] = calibrate(model, [by_id[i] for i in split["train"] if i in by_id])
     metrics = {name: evaluate(model, [by_id[i] for i in split[name] if i in by_id]) for name in ("train", "val", "test", "fep_targets")}
     if (data_root / "fep" / "jacs_set").exists():
         metrics["fep_series"] = evaluate_fep(model, data_root / "fep" / "jacs_set")

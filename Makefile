@@ -1,0 +1,32 @@
+# Two entry points: `make demo` (install, then score the bundled example) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# CPU build of torch first (a bare `torch` requirement would pull a multi-GB CUDA build);
+# GPU users: `make TORCH_SPEC="torch==<your build>"` or install torch into the venv yourself.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	$(BIN)/dockscore score data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf -o demo-e3.sdf
+	$(BIN)/dockscore score data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf --symmetry se3 -o demo-se3.csv
+	$(BIN)/dockscore score data/examples/1ia1/protein.pdb data/examples/1ia1/ligands.sdf -o demo-1ia1.csv
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m pip install -q -r bench/requirements.txt
+	$(BIN)/python bench/speed.py
+
+clean:
+	rm -rf $(VENV) demo-*.sdf demo-*.csv
