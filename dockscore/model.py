@@ -41,6 +41,7 @@ class ModelConfig:
     contact_cutoff: float = 4.5
     pocket_cutoff: float = 8.0
     score_offset: float = 6.0  # pK at zero interaction; trained
+    clash_weight: float = 1.0  # pK per A^2 of overlap beyond CLASH_ONSET (fixed, not trained)
 
     def graph_settings(self) -> GraphSettings:
         return GraphSettings(pocket_cutoff=self.pocket_cutoff, contact_cutoff=self.contact_cutoff)
@@ -155,8 +156,15 @@ class EquivariantLayer(nn.Module):
 
 # Vina-like distance shapes on the surface distance d_s = d - R_i - R_j, with the sign each
 # term may take in pK units (+ favourable). Scales keep initial sums near unit size.
-TERM_NAMES = ("gauss_contact", "gauss_far", "repulsion", "hydrophobic", "hbond", "contact_penalty")
+LEARNED_TERMS = ("gauss_contact", "gauss_far", "repulsion", "hydrophobic", "hbond", "contact_penalty")
 TERM_SIGNS = (1.0, 1.0, -1.0, 1.0, 1.0, -1.0)
+# Plus one fixed (not learned) term: a hard-clash penalty for atoms overlapping deeper than
+# CLASH_ONSET A beyond their vdW contact (C-C closer than 2.2 A, N-O closer than 1.9 A).
+# The onset is the 5th percentile of the deepest overlap per training crystal complex, so 95 %
+# of real complexes feel nothing; an interpenetrating pose never scores well, whatever the
+# learned repulsion weights settled to (pose optimisation needs this).
+CLASH_ONSET = 1.6
+TERM_NAMES = LEARNED_TERMS + ("hard_clash",)
 
 
 def interaction_terms(d_s: torch.Tensor) -> torch.Tensor:
@@ -171,12 +179,12 @@ def interaction_terms(d_s: torch.Tensor) -> torch.Tensor:
 
 
 class PairInteractionHead(nn.Module):
-    """Score = offset + sum over ligand–protein pairs of sign_k * softplus(c_ijk) * term_k(d_s)."""
+    """Score = offset + sum over ligand–protein pairs of sign_k * softplus(c_ijk) * term_k(d_s), plus the fixed hard-clash term."""
 
-    def __init__(self, F: int, rank: int, cutoff: float, offset: float) -> None:
+    def __init__(self, F: int, rank: int, cutoff: float, offset: float, clash_weight: float = 1.0) -> None:
         super().__init__()
-        K = len(TERM_NAMES)
-        self.K, self.rank, self.cutoff = K, rank, cutoff
+        K = len(LEARNED_TERMS)
+        self.K, self.rank, self.cutoff, self.clash_weight = K, rank, cutoff, clash_weight
         self.ligand_proj = nn.Linear(F, K * rank)
         self.protein_proj = nn.Linear(F, K * rank)
         self.term_bias = nn.Parameter(torch.full((K,), -5.0))
@@ -192,8 +200,10 @@ class PairInteractionHead(nn.Module):
         a = self.ligand_proj(s).view(-1, self.K, self.rank)[i]
         b = self.protein_proj(s).view(-1, self.K, self.rank)[j]
         weight = nn.functional.softplus((a * b).sum(-1) / math.sqrt(self.rank) + self.term_bias)
-        terms = interaction_terms(d_s) * cosine_cutoff(d, self.cutoff)[:, None]
-        return weight * terms * self.signs  # (P, K), pK units
+        switch = cosine_cutoff(d, self.cutoff)
+        terms = interaction_terms(d_s) * switch[:, None]
+        clash = -self.clash_weight * torch.relu(-d_s - CLASH_ONSET) ** 2 * switch
+        return torch.cat([weight * terms * self.signs, clash[:, None]], dim=-1)  # (P, K + 1), pK units
 
 
 class DockScoreModel(nn.Module):
@@ -211,7 +221,7 @@ class DockScoreModel(nn.Module):
         self.rbf = GaussianRBF(config.rbf, config.contact_cutoff)
         self.protein_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.protein_layers))
         self.ligand_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.layers))
-        self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset)
+        self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset, config.clash_weight)
 
     def _edge_geometry(self, pos, edge_index, edge_attr):
         src, dst = edge_index

@@ -92,11 +92,12 @@ def test_gradient_with_respect_to_ligand_coordinates(scorers, crystal_1s3v, symm
     assert float(up - score) / step == pytest.approx(float(grad[0, 0]), rel=0.1, abs=0.05)
 
 
-def test_clashing_pose_scores_worse_than_crystal(scorers, crystal_1s3v):
-    scorer = scorers["e3"]
-    ligand = scorer.prepare(crystal_1s3v)
-    protein_center = scorer.prepared.pos[torch.cdist(ligand.pos, scorer.prepared.pos).min(0).values < 4].mean(0)
-    shifted = ligand.with_positions(ligand.pos + 0.6 * (protein_center - ligand.pos.mean(0)))
-    with torch.no_grad():
-        native, clash = scorer.forward([scorer.graph(ligand), scorer.graph(shifted)])["score"].tolist()
-    assert native > clash
+def test_interpenetrating_pose_scores_worse_than_crystal(scorers, crystal_1s3v):
+    for scorer in scorers.values():
+        ligand = scorer.prepare(crystal_1s3v)
+        protein_center = scorer.prepared.pos[torch.cdist(ligand.pos, scorer.prepared.pos).min(0).values < 4].mean(0)
+        shifted = ligand.with_positions(ligand.pos + (protein_center - ligand.pos.mean(0)))
+        assert float(torch.cdist(shifted.pos, scorer.prepared.pos).min()) < 1.2  # atoms inside atoms
+        with torch.no_grad():
+            native, clash = scorer.forward([scorer.graph(ligand), scorer.graph(shifted)])["score"].tolist()
+        assert native > clash + 1.0
