@@ -34,10 +34,10 @@ def pose_sets(n_complexes: int) -> list[tuple[Path, list[Path]]]:
     return [(ex / "protein.pdb", [ex / "ligand.sdf"] * 20)]
 
 
-def run_dockscore(symmetry: str, sets, repeats: int = 3) -> tuple[float, int]:
+def run_dockscore(symmetry: str, sets, repeats: int = 3, checkpoint: Path | None = None) -> tuple[float, int]:
     n, t = 0, 0.0
     for protein, files in sets:
-        scorer = Scorer(protein, symmetry=symmetry, batch_size=64)  # protein once per target (not timed per pose)
+        scorer = Scorer(protein, model=checkpoint, symmetry=symmetry, batch_size=64)  # protein once per target (not timed per pose)
         for _ in range(repeats):
             t0 = time.perf_counter()
             for path in files:
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--complexes", type=int, default=5)
     parser.add_argument("--vina-poses", type=int, default=40)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--checkpoint", action="append", default=[], help="NAME=PATH: time another checkpoint too (e.g. the l=0 network)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sets = pose_sets(args.complexes)
@@ -77,6 +78,9 @@ def main() -> None:
     rows = {}
     for symmetry in ("e3", "se3"):
         rows[f"dockscore {symmetry}"] = run_dockscore(symmetry, sets)
+    for item in args.checkpoint:
+        name, path = item.split("=", 1)
+        rows[f"dockscore {name}"] = run_dockscore("e3", sets, checkpoint=Path(path))
     vina = run_vina(sets, args.vina_poses)
     if vina:
         rows["vina 1.2.7 score-only"] = vina

@@ -66,7 +66,7 @@ def score(
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)
 
-    table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()})", caption=f"score: {SCORE_MEANING}")
+    table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()})")
     for col, just in (("name", "left"), ("index", "right"), (f"score ({SCORE_UNIT})", "right"), ("status", "left")):
         table.add_column(col, justify=just)
     n_ok = n_err = 0
@@ -98,6 +98,7 @@ def score(
             writer.close()
     if show and table.row_count:
         console.print(table)
+        console.print(f"score: {SCORE_MEANING}", soft_wrap=True)
         if n_ok + n_err > show:
             console.print(f"... {n_ok + n_err - show} more rows (see --output)")
     console.print(f"scored {n_ok}, failed {n_err}" + (f"; wrote {output}" if output else ""), soft_wrap=True)

@@ -101,3 +101,22 @@ def test_interpenetrating_pose_scores_worse_than_crystal(scorers, crystal_1s3v):
         with torch.no_grad():
             native, clash = scorer.forward([scorer.graph(ligand), scorer.graph(shifted)])["score"].tolist()
         assert native > clash + 1.0
+
+
+def test_scoring_streams_records_lazily(scorers, crystal_1s3v):
+    """Results for the first batch arrive before later records are even read: memory does not
+    grow with the number of poses, and a failure late in a file loses nothing before it."""
+    from dockscore.io.ligands import records_from_mols
+
+    scorer = scorers["e3"]
+    consumed = []
+
+    def endless():
+        for record in records_from_mols([crystal_1s3v] * 10_000):
+            consumed.append(record.index)
+            yield record
+
+    stream = scorer.score_records(endless())
+    first = [next(stream) for _ in range(3)]
+    assert all(r.status == "ok" for r in first)
+    assert len(consumed) <= scorer.batch_size + 1
