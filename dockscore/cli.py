@@ -15,6 +15,8 @@ from rich.table import Table
 from dockscore.errors import InputError
 from dockscore.scoring import SCORE_MEANING, SCORE_UNIT
 
+COMPARE_THRESHOLD = 0.5  # pK; see `compare --help`
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=f"Score protein-ligand poses with an equivariant GNN. Scores are {SCORE_MEANING}.")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped
@@ -48,6 +50,7 @@ def score(
     threads: int = typer.Option(1, "--threads", help="Torch CPU threads (1 is fastest for these small graphs; run several processes to use more cores)."),
     keep_waters: bool = typer.Option(False, "--keep-waters", help="Keep crystal waters as protein atoms (the shipped models were trained without them)."),
     show: int = typer.Option(50, "--show", help="Rows of the terminal table (0 = none)."),
+    stereo: bool = typer.Option(True, "--stereo/--no-stereo", help="Perceive stereocentres: CIP labels and declared-vs-3D consistency flags in the output."),
 ) -> None:
     """Score every pose; the score is a predicted pK (-log10 Kd), higher = tighter binding."""
     import torch
@@ -60,14 +63,15 @@ def score(
         errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
         raise typer.Exit(2)
     try:
-        scorer = Scorer(protein, model=model, symmetry=symmetry, pocket_cutoff=pocket_cutoff, batch_size=batch_size, keep_waters=keep_waters)
+        scorer = Scorer(protein, model=model, symmetry=symmetry, pocket_cutoff=pocket_cutoff, batch_size=batch_size,
+                        keep_waters=keep_waters, stereo=stereo)
         writer = ResultWriter(output, scorer.symmetry, scorer.model_name) if output else None
     except (InputError, ValueError) as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)
 
     table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()})")
-    for col, just in (("name", "left"), ("index", "right"), (f"score ({SCORE_UNIT})", "right"), ("status", "left")):
+    for col, just in (("name", "left"), ("index", "right"), (f"score ({SCORE_UNIT})", "right"), ("CIP", "left"), ("status", "left")):
         table.add_column(col, justify=just)
     n_ok = n_err = 0
     total = sum(filter(None, (_count_records(p) for p in ligands))) or None
@@ -89,7 +93,11 @@ def score(
                             progress.console.print(f"error: {result.source} record {result.index} ({result.name}): {result.message}", markup=False, highlight=False)
                         if n_ok + n_err <= show:
                             shown = f"{result.score:.2f}" if result.score is not None else "-"
-                            table.add_row(result.name, str(result.index), shown, "ok" if result.status == "ok" else f"error: {result.message}")
+                            st = result.stereo
+                            status = "ok" if result.status == "ok" else f"error: {result.message}"
+                            if st is not None and st.flag() != "ok":
+                                status += f" (stereo: {st.flag()})"
+                            table.add_row(result.name, str(result.index), shown, st.cip() if st else "", status)
                 except InputError as exc:  # file-level problem: report, go on with the next file
                     n_err += 1
                     progress.console.print(f"error: {exc}", markup=False, highlight=False)
@@ -102,6 +110,192 @@ def score(
         if n_ok + n_err > show:
             console.print(f"... {n_ok + n_err - show} more rows (see --output)")
     console.print(f"scored {n_ok}, failed {n_err}" + (f"; wrote {output}" if output else ""), soft_wrap=True)
+    if n_ok == 0:
+        raise typer.Exit(1)
+
+
+def _open_scorer(protein: Path, model: Optional[Path], symmetry: str):
+    from dockscore.scoring import Scorer
+
+    if symmetry not in ("e3", "se3"):
+        errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
+        raise typer.Exit(2)
+    try:
+        return Scorer(protein, model=model, symmetry=symmetry)
+    except (InputError, ValueError) as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+def _records(paths: list[Path]):
+    """All records of all files; file-level problems are reported and skipped."""
+    from dockscore.io.ligands import iter_ligands
+
+    for path in paths:
+        try:
+            yield from iter_ligands(path)
+        except InputError as exc:
+            errors.print(f"error: {exc}", markup=False, highlight=False)
+
+
+@app.command()
+def enantiomers(
+    protein: Path = typer.Argument(..., help="Receptor (PDB/mmCIF)."),
+    ligands: list[Path] = typer.Argument(..., help="Posed ligands (SDF/SDF.gz/MOL2)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="SDF with the optimised pose of every form."),
+    summary: Optional[Path] = typer.Option(None, "--summary", help="CSV summary (name, input_score, enantiomer_score, delta, preferred, flagged, ...)."),
+    symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3 or se3 (see README: which mode sees handedness how)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint; default: the shipped model for --symmetry."),
+    stereoisomers: str = typer.Option("enantiomer", "--stereoisomers", help="'enantiomer' (all centres inverted) or 'all' (every stereoisomer, up to --max-isomers)."),
+    max_isomers: int = typer.Option(8, "--max-isomers", help="Cap on forms per ligand with --stereoisomers all."),
+    starts: int = typer.Option(4, "--starts", help="Optimisation starts per form (the enantiomer's include mirror images through the 3 principal planes)."),
+    steps: int = typer.Option(50, "--steps", help="Gradient steps per start (rigid body + torsions)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the perturbed starts."),
+) -> None:
+    """Does the pocket prefer one hand? Optimise each form's pose under the model and compare best scores (pK).
+
+    A difference is flagged when it exceeds 2x the spread of optimised scores across starts (floor 0.25 pK)."""
+    import csv
+
+    from dockscore.enantiomers import SUMMARY_COLUMNS, compare_stereoisomers, form_mol, summary_row
+
+    scorer = _open_scorer(protein, model, symmetry)
+    writer = Chem_writer(output) if output else None
+    csv_handle = open(summary, "w", newline="") if summary else None
+    rows = csv.DictWriter(csv_handle, SUMMARY_COLUMNS) if csv_handle else None
+    if rows:
+        rows.writeheader()
+    table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()}): enantiomer comparison, scores in pK")
+    for col in ("name", "kind", "input", "enantiomer", "delta", "preferred", "flag"):
+        table.add_column(col)
+    n_ok = 0
+    try:
+        for record in _records(ligands):
+            c = compare_stereoisomers(scorer, record, starts=starts, steps=steps, seed=seed, all_isomers=stereoisomers == "all", max_isomers=max_isomers)
+            if c.kind == "error":
+                errors.print(f"error: {record.describe()}: {c.message}", markup=False, highlight=False)
+            else:
+                n_ok += 1
+            row = summary_row(c, scorer.symmetry, scorer.model_name)
+            if rows:
+                rows.writerow(row)
+                csv_handle.flush()
+            if writer:
+                for form in c.forms:
+                    writer.write(form_mol(c, form, scorer.symmetry, scorer.model_name))
+                writer.flush()
+            inp = f"{row['input_cip']} {row['input_score']}" if c.forms else "-"
+            ena = f"{row['enantiomer_cip']} {row['enantiomer_score']}" if c.enantiomer else ("none (achiral)" if c.kind in ("achiral", "meso") else "-")
+            flag = f"yes (> {row['threshold']})" if c.flagged else ("" if c.kind != "error" else c.message)
+            table.add_row(c.name, c.kind, inp, ena, row["delta"], row["preferred"], flag)
+    finally:
+        if writer:
+            writer.close()
+        if csv_handle:
+            csv_handle.close()
+    console.print(table)
+    console.print(f"compared {n_ok} ligand(s); delta = enantiomer - input", soft_wrap=True)
+    if n_ok == 0:
+        raise typer.Exit(1)
+
+
+def Chem_writer(path: Path):
+    from rdkit import Chem
+
+    return Chem.SDWriter(str(path))
+
+
+@app.command()
+def compare(
+    protein: Path = typer.Argument(..., help="Receptor (PDB/mmCIF)."),
+    ligands: list[Path] = typer.Argument(..., help="Posed ligands, several stereoisomers of a molecule with their own poses."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="CSV: one row per stereoisomer with its best score and the group's delta."),
+    symmetry: str = typer.Option("e3", "--symmetry", "-s"),
+    model: Optional[Path] = typer.Option(None, "--model"),
+    threshold: float = typer.Option(COMPARE_THRESHOLD, "--threshold", help="Flag a group when its best stereoisomer beats the next by more than this (pK). Default: the median per-ligand threshold that `dockscore enantiomers` calibrated on held-out crystal ligands."),
+) -> None:
+    """Group poses by constitution, compare stereoisomers' best scores, flag preferences beyond --threshold."""
+    import csv
+
+    from dockscore.enantiomers import group_stereoisomers
+
+    scorer = _open_scorer(protein, model, symmetry)
+    results = []
+    for r in scorer.score_records(_records(ligands)):
+        if r.status != "ok":
+            errors.print(f"error: {r.source} record {r.index} ({r.name}): {r.message}", markup=False, highlight=False)
+        results.append(r)
+    groups = group_stereoisomers(results)
+    table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()}): stereoisomers by constitution, best score per isomer (pK)")
+    for col in ("group", "isomer (CIP)", "name", "best score", "delta to next", "flag"):
+        table.add_column(col)
+    handle = open(output, "w", newline="") if output else None
+    writer = csv.writer(handle) if handle else None
+    if writer:
+        writer.writerow(["group", "constitution", "isomer_smiles", "cip", "name", "index", "best_score", "rank", "group_delta", "flagged", "threshold", "symmetry", "model"])
+    for g_idx, group in enumerate(groups):
+        ranked = group.ranked()
+        flagged = len(ranked) > 1 and group.delta > threshold
+        for rank, (iso, (score, cip, name, index)) in enumerate(ranked):
+            delta = f"{group.delta:.2f}" if rank == 0 and len(ranked) > 1 else ""
+            table.add_row(str(g_idx) if rank == 0 else "", cip or "-", name, f"{score:.2f}", delta, "yes" if flagged and rank == 0 else "")
+            if writer:
+                writer.writerow([g_idx, group.constitution, iso, cip, name, index, f"{score:.4f}", rank, f"{group.delta:.4f}" if len(ranked) > 1 else "",
+                                 flagged, threshold, scorer.symmetry, scorer.model_name])
+    if handle:
+        handle.close()
+    console.print(table)
+    n_multi = sum(len(g.isomers) > 1 for g in groups)
+    console.print(f"{len(groups)} constitution group(s), {n_multi} with several stereoisomers", soft_wrap=True)
+    if not groups:
+        raise typer.Exit(1)
+
+
+@app.command()
+def minimize(
+    protein: Path = typer.Argument(..., help="Receptor (PDB/mmCIF)."),
+    ligands: list[Path] = typer.Argument(..., help="Posed ligands (SDF/SDF.gz/MOL2)."),
+    output: Path = typer.Option(..., "--output", "-o", help="SDF with optimised poses and their scores."),
+    symmetry: str = typer.Option("e3", "--symmetry", "-s"),
+    model: Optional[Path] = typer.Option(None, "--model"),
+    steps: int = typer.Option(50, "--steps", help="Gradient steps (rigid body + torsions)."),
+) -> None:
+    """Optimise each pose under the model (rigid body + torsions); the score never gets worse than the start."""
+    from dockscore.optimize import optimize_pose, set_heavy_positions
+
+    scorer = _open_scorer(protein, model, symmetry)
+    writer = Chem_writer(output)
+    n_ok = n_err = 0
+    table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()}): minimised poses, scores in pK")
+    for col in ("name", "index", "start", "optimised", "RMSD (A)", "status"):
+        table.add_column(col)
+    try:
+        for record in _records(ligands):
+            try:
+                if not record.ok:
+                    raise InputError(record.error or "unusable record")
+                result = optimize_pose(scorer, scorer.prepare(record.mol), steps=steps)
+            except InputError as exc:
+                n_err += 1
+                errors.print(f"error: {record.describe()}: {exc}", markup=False, highlight=False)
+                table.add_row(record.name, str(record.index), "-", "-", "-", f"error: {exc}")
+                continue
+            mol = set_heavy_positions(record.mol, result.pos)
+            for key, value in record.props.items():
+                mol.SetProp(key, value)
+            mol.SetProp("_Name", record.name)
+            for key, value in {"dockscore_score": f"{result.score:.4f}", "dockscore_score_unit": "pK",
+                               "dockscore_start_score": f"{result.start_score:.4f}", "dockscore_rmsd_to_start": f"{result.rmsd_to_start:.3f}",
+                               "dockscore_symmetry": scorer.symmetry, "dockscore_model": scorer.model_name}.items():
+                mol.SetProp(key, value)
+            writer.write(mol)
+            writer.flush()
+            n_ok += 1
+            table.add_row(record.name, str(record.index), f"{result.start_score:.2f}", f"{result.score:.2f}", f"{result.rmsd_to_start:.2f}", "ok")
+    finally:
+        writer.close()
+    console.print(table)
+    console.print(f"minimised {n_ok}, failed {n_err}; wrote {output}", soft_wrap=True)
     if n_ok == 0:
         raise typer.Exit(1)
 

@@ -13,9 +13,8 @@ from rdkit import Chem
 from dockscore.model import TERM_NAMES
 from dockscore.scoring import SCORE_UNIT, PoseScore
 
-CSV_COLUMNS = ["name", "index", "score", "status", "message", "source", "score_unit", "symmetry", "model"] + [
-    f"term_{t}" for t in TERM_NAMES
-]
+CSV_COLUMNS = ["name", "index", "score", "status", "message", "source", "score_unit", "symmetry", "model",
+               "stereo", "cip", "stereo_flag"] + [f"term_{t}" for t in TERM_NAMES]
 
 
 def _fmt(value: float | None) -> str:
@@ -44,8 +43,10 @@ class ResultWriter:
 
     def write(self, result: PoseScore) -> None:
         if self.kind == "csv":
+            st = result.stereo
             row = [result.name, result.index, _fmt(result.score), result.status, result.message, result.source, SCORE_UNIT,
-                   self.symmetry, self.model_name] + [_fmt(result.terms.get(t)) for t in TERM_NAMES]
+                   self.symmetry, self.model_name, st.kind() if st else "", st.cip() if st else "", st.flag() if st else ""]
+            row += [_fmt(result.terms.get(t)) for t in TERM_NAMES]
             self.csv.writerow(row)
         else:
             self.handle.write(self._sdf_record(result))
@@ -70,6 +71,10 @@ class ResultWriter:
             "dockscore_symmetry": self.symmetry,
             "dockscore_model": self.model_name,
         }
+        if result.stereo is not None:
+            props["dockscore_stereo"] = result.stereo.kind()
+            props["dockscore_cip"] = result.stereo.cip()
+            props["dockscore_stereo_flag"] = result.stereo.flag()
         if result.message:
             props["dockscore_error"] = result.message
         return block + sep + "".join(f"> <{k}>\n{v}\n\n" for k, v in props.items()) + "$$$$\n"

@@ -20,6 +20,7 @@ from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein, buil
 from dockscore.io.ligands import LigandRecord, iter_ligands, records_from_mols
 from dockscore.io.protein import Protein, read_protein
 from dockscore.model import TERM_NAMES, DockScoreModel
+from dockscore.stereo import StereoReport, perceive
 
 SCORE_UNIT = "pK"
 SCORE_MEANING = "predicted binding affinity, pK = -log10(Kd/M); higher = tighter binding"
@@ -38,6 +39,7 @@ class PoseScore:
     terms: dict[str, float] = field(default_factory=dict)  # per interaction term, pK
     atom_contrib: list[float] = field(default_factory=list)  # per ligand heavy atom, pK
     record: LigandRecord | None = None
+    stereo: StereoReport | None = None  # tetrahedral centres, CIP labels, declared-vs-geometry check
 
 
 class Scorer:
@@ -55,7 +57,9 @@ class Scorer:
         pocket_cutoff: float | None = None,
         batch_size: int = 32,
         keep_waters: bool = False,
+        stereo: bool = True,
     ) -> None:
+        self.stereo = stereo
         self.model = model if isinstance(model, DockScoreModel) else load_model(model, symmetry=symmetry)
         self.model.eval()
         self.symmetry = self.model.config.symmetry
@@ -130,7 +134,16 @@ class Scorer:
                 yield PoseScore(record.source, record.index, record.name, "error", message="model produced a non-finite score", record=record)
                 continue
             yield PoseScore(record.source, record.index, record.name, "ok", score=score,
-                            terms=dict(zip(TERM_NAMES, terms[k])), atom_contrib=atom, record=record)
+                            terms=dict(zip(TERM_NAMES, terms[k])), atom_contrib=atom, record=record,
+                            stereo=self._stereo(record.mol))
+
+    def _stereo(self, mol: Chem.Mol) -> StereoReport | None:
+        if not self.stereo:
+            return None
+        try:
+            return perceive(mol)
+        except Exception:  # perception must never cost a score
+            return None
 
     def score_file(self, path: str | Path) -> Iterator[PoseScore]:
         return self.score_records(iter_ligands(path))

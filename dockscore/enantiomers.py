@@ -1,0 +1,222 @@
+"""Left/right comparisons in a pocket: build the enantiomer (or other stereoisomers), place each
+form by optimising its pose under the model from several starts, compare best scores.
+
+Fairness: the input form is optimised by the same procedure, with the same number of starts
+and steps. The flag threshold is calibrated per ligand from the optimiser's own noise: the
+spread of optimised scores across starts (pooled over both forms), times ``k_sigma``, with a
+floor; a difference inside that band is not a preference.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from rdkit import Chem
+from rdkit.Chem import AllChem
+from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnumerationOptions
+
+from dockscore.errors import InputError
+from dockscore.graph import PreparedLigand
+from dockscore.io.ligands import LigandRecord
+from dockscore.optimize import OptimizedPose, optimize_poses, set_heavy_positions
+from dockscore.stereo import geometry_stereo, mirror_mol, perceive, principal_planes
+from dockscore.train import perturb_pose
+
+
+@dataclass
+class FormResult:
+    form: str  # "input", "enantiomer" or "isomer N"
+    mol: Chem.Mol  # optimised pose (hydrogens re-placed if the input had them)
+    cip: str
+    score: float  # best optimised score over starts, pK
+    start_score: float  # score of the start that won, before optimisation
+    rmsd_to_start: float
+    start_scores: list[float] = field(default_factory=list)  # best score reached from each start
+
+
+@dataclass
+class StereoComparison:
+    source: str
+    index: int
+    name: str
+    kind: str  # chiral / meso / achiral / error
+    forms: list[FormResult] = field(default_factory=list)
+    threshold: float = float("nan")
+    noise: float = float("nan")
+    seconds: float = 0.0
+    message: str = ""
+
+    @property
+    def input(self) -> FormResult | None:
+        return self.forms[0] if self.forms else None
+
+    @property
+    def enantiomer(self) -> FormResult | None:
+        return next((f for f in self.forms if f.form == "enantiomer"), None)
+
+    @property
+    def delta(self) -> float:
+        """enantiomer score - input score (pK); > 0 means the pocket prefers the enantiomer."""
+        e, i = self.enantiomer, self.input
+        return e.score - i.score if e and i else float("nan")
+
+    @property
+    def preferred(self) -> str:
+        if not self.forms or len(self.forms) < 2:
+            return ""
+        return max(self.forms, key=lambda f: f.score).form
+
+    @property
+    def flagged(self) -> bool:
+        if len(self.forms) < 2:
+            return False
+        scores = sorted((f.score for f in self.forms), reverse=True)
+        return bool(scores[0] - scores[1] > self.threshold)
+
+
+def _best(results: list[OptimizedPose]) -> tuple[int, OptimizedPose]:
+    k = int(np.argmax([r.score for r in results]))
+    return k, results[k]
+
+
+def _aligned_isomer(isomer: Chem.Mol, template: Chem.Mol, seed: int) -> Chem.Mol | None:
+    """3D conformer of a stereoisomer, Kabsch-aligned on the input pose's heavy atoms."""
+    mol = Chem.AddHs(isomer)
+    if AllChem.EmbedMolecule(mol, randomSeed=seed) != 0:
+        return None
+    heavy_idx = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
+    ref = Chem.RemoveHs(template).GetConformer().GetPositions()
+    Chem.rdMolAlign.AlignMol(mol, Chem.RemoveHs(template), atomMap=list(zip(heavy_idx, range(len(heavy_idx)))))
+    del ref
+    return geometry_stereo(mol)
+
+
+def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: int = 50, seed: int = 0,
+                          k_sigma: float = 2.0, min_threshold: float = 0.25, all_isomers: bool = False,
+                          max_isomers: int = 8) -> StereoComparison:
+    """Optimise the input form and its enantiomer (or every stereoisomer) in the pocket and compare."""
+    t0 = time.perf_counter()
+    out = StereoComparison(record.source, record.index, record.name, "error")
+    if not record.ok:
+        out.message = record.error or "unusable record"
+        return out
+    mol = record.mol
+    report = perceive(mol)
+    out.kind = report.kind()
+    gen = torch.Generator().manual_seed(seed)
+    try:
+        base = scorer.prepare(mol)
+    except Exception as exc:
+        out.kind, out.message = "error", f"cannot featurise: {exc}"
+        return out
+
+    forms: list[tuple[str, Chem.Mol, list[PreparedLigand]]] = []
+    input_starts = [base] + [perturb_pose(base, gen, 0.3, 0.7)[0] for _ in range(starts - 1)]
+    forms.append(("input", mol, input_starts))
+    if out.kind == "chiral":
+        center, axes = principal_planes(base.pos.numpy().astype(float))
+        mirrors = [mirror_mol(mol, axis, center) for axis in axes]
+        placed = [scorer.prepare(m) for m in mirrors]
+        with torch.no_grad():
+            first = scorer.forward([scorer.graph(p) for p in placed])["score"].tolist()
+        order = list(np.argsort(first)[::-1])
+        chosen = [placed[k] for k in order[:starts]]
+        while len(chosen) < starts:
+            chosen.append(perturb_pose(placed[order[0]], gen, 0.3, 0.7)[0])
+        forms.append(("enantiomer", mirrors[order[0]], chosen))
+    if all_isomers and report.centres:
+        options = StereoEnumerationOptions(onlyUnassigned=False, unique=True, maxIsomers=max_isomers + 2)
+        seen = {Chem.MolToSmiles(Chem.RemoveHs(geometry_stereo(f[1]))) for f in forms}
+        for isomer in EnumerateStereoisomers(Chem.RemoveHs(geometry_stereo(mol)), options=options):
+            smi = Chem.MolToSmiles(isomer)
+            if smi in seen or len(forms) >= max_isomers:
+                continue
+            seen.add(smi)
+            placed_mol = _aligned_isomer(isomer, mol, seed)
+            if placed_mol is None:
+                continue
+            iso = scorer.prepare(placed_mol)
+            forms.append((f"isomer {len(forms) - 1}", placed_mol, [iso] + [perturb_pose(iso, gen, 0.3, 0.7)[0] for _ in range(starts - 1)]))
+    all_starts = [s for _, _, ss in forms for s in ss]
+    try:
+        results = optimize_poses(scorer, all_starts, steps=steps)
+    except InputError as exc:
+        out.kind, out.message = "error", str(exc)
+        return out
+    spreads = []
+    k = 0
+    for name, form_mol, ss in forms:
+        chunk = results[k : k + len(ss)]
+        k += len(ss)
+        j, best = _best(chunk)
+        optimised = geometry_stereo(set_heavy_positions(form_mol, best.pos))
+        out.forms.append(FormResult(name, optimised, perceive(optimised).cip(), best.score, chunk[j].start_score,
+                                    best.rmsd_to_start, [r.score for r in chunk]))
+        spreads.append(np.var([r.score for r in chunk], ddof=1) if len(chunk) > 1 else 0.0)
+    out.noise = float(np.sqrt(np.mean(spreads)))
+    out.threshold = max(min_threshold, k_sigma * out.noise)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+SUMMARY_COLUMNS = ["name", "index", "kind", "input_cip", "input_score", "enantiomer_cip", "enantiomer_score", "delta",
+                   "preferred", "flagged", "threshold", "noise", "input_rmsd", "enantiomer_rmsd", "other_forms", "symmetry",
+                   "model", "seconds", "message"]
+
+
+def summary_row(c: StereoComparison, symmetry: str, model: str) -> dict:
+    """One CSV row; scores in pK, delta = enantiomer - input."""
+    i, e = c.input, c.enantiomer
+    f = lambda x: "" if x is None or x != x else f"{x:.3f}"  # noqa: E731
+    others = ";".join(f"{x.form} {x.cip} {x.score:.3f}" for x in c.forms if x.form.startswith("isomer"))
+    return {"name": c.name, "index": c.index, "kind": c.kind, "input_cip": i.cip if i else "", "input_score": f(i.score if i else None),
+            "enantiomer_cip": e.cip if e else "", "enantiomer_score": f(e.score if e else None), "delta": f(c.delta if e else None),
+            "preferred": c.preferred, "flagged": c.flagged, "threshold": f(c.threshold), "noise": f(c.noise),
+            "input_rmsd": f(i.rmsd_to_start if i else None), "enantiomer_rmsd": f(e.rmsd_to_start if e else None),
+            "other_forms": others, "symmetry": symmetry, "model": model, "seconds": f"{c.seconds:.2f}", "message": c.message}
+
+
+def form_mol(c: StereoComparison, form: FormResult, symmetry: str, model: str) -> Chem.Mol:
+    """The optimised pose of one form with its dockscore properties, for SDF output."""
+    mol = Chem.Mol(form.mol)
+    mol.SetProp("_Name", c.name)
+    for key, value in {"dockscore_form": form.form, "dockscore_score": f"{form.score:.4f}", "dockscore_score_unit": "pK",
+                       "dockscore_start_score": f"{form.start_score:.4f}", "dockscore_rmsd_to_start": f"{form.rmsd_to_start:.3f}",
+                       "dockscore_cip": form.cip, "dockscore_symmetry": symmetry, "dockscore_model": model,
+                       "dockscore_source_index": str(c.index)}.items():
+        mol.SetProp(key, value)
+    return mol
+
+
+@dataclass
+class IsomerGroup:
+    """Records of one constitution (same molecule ignoring stereo) and their best score per stereoisomer."""
+
+    constitution: str  # canonical SMILES without stereo
+    isomers: dict[str, tuple[float, str, str, int]] = field(default_factory=dict)  # isomeric SMILES -> (best score, CIP, name, index)
+
+    def ranked(self) -> list[tuple[str, tuple[float, str, str, int]]]:
+        return sorted(self.isomers.items(), key=lambda kv: -kv[1][0])
+
+    @property
+    def delta(self) -> float:
+        r = self.ranked()
+        return r[0][1][0] - r[1][1][0] if len(r) > 1 else float("nan")
+
+
+def group_stereoisomers(results) -> list[IsomerGroup]:
+    """Group scored poses (``PoseScore`` with status ok) by constitution, then by stereoisomer (read from 3D)."""
+    groups: dict[str, IsomerGroup] = {}
+    for r in results:
+        if r.status != "ok" or r.record is None or r.record.mol is None:
+            continue
+        geo = Chem.RemoveHs(geometry_stereo(r.record.mol))
+        key = Chem.MolToSmiles(geo, isomericSmiles=False)
+        iso = Chem.MolToSmiles(geo)
+        group = groups.setdefault(key, IsomerGroup(key))
+        if iso not in group.isomers or r.score > group.isomers[iso][0]:
+            group.isomers[iso] = (r.score, r.stereo.cip() if r.stereo else "", r.name, r.index)
+    return list(groups.values())

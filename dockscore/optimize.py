@@ -1,0 +1,171 @@
+"""Gradient-based pose optimisation under the model: rigid body plus torsions.
+
+Coordinates are a differentiable function of (translation, rotation vector, torsion angles)
+applied to the start pose, so bond lengths, bond angles and ring geometry are kept exactly;
+only non-ring single bonds between heavy atoms rotate. The objective is the model's score
+minus a ligand self-clash restraint (the score has no intramolecular term). The best pose
+seen is returned, the start included, so the score never gets worse than the start.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from rdkit import Chem
+
+from dockscore.errors import InputError
+from dockscore.graph import PreparedLigand
+
+ROTATABLE = Chem.MolFromSmarts("[!$([NH])&!$([NH2])&!$(C(F)(F)F)&!D1]-&!@[!D1&!$([NH])&!$([NH2])&!$(C(F)(F)F)]")
+
+
+@dataclass
+class Torsion:
+    axis: tuple[int, int]  # bond (b, c); atoms on c's side rotate
+    moving: list[int]
+
+
+@dataclass
+class OptimizedPose:
+    pos: torch.Tensor  # (n_heavy, 3)
+    score: float
+    start_score: float
+    rmsd_to_start: float
+    steps: int
+
+
+def rotatable_torsions(heavy: Chem.Mol) -> list[Torsion]:
+    """Torsions about acyclic single bonds; the smaller side of each bond moves."""
+    torsions = []
+    n = heavy.GetNumAtoms()
+    for b, c in heavy.GetSubstructMatches(ROTATABLE):
+        bond = heavy.GetBondBetweenAtoms(b, c)
+        if bond is None or bond.IsInRing():
+            continue
+        frag = Chem.FragmentOnBonds(heavy, [bond.GetIdx()], addDummies=False)
+        sides = Chem.GetMolFrags(frag, asMols=False)
+        side_c = next(s for s in sides if c in s)
+        moving = [i for i in side_c if i != c and i < n]
+        if len(moving) > n / 2:
+            b, c = c, b
+            side_b = next(s for s in sides if c in s)
+            moving = [i for i in side_b if i != c and i < n]
+        if moving:
+            torsions.append(Torsion((b, c), moving))
+    return torsions
+
+
+def _rotate(points: torch.Tensor, origin: torch.Tensor, axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    k = axis / axis.norm().clamp_min(1e-9)
+    v = points - origin
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    return origin + v * cos + torch.cross(k.expand_as(v), v, dim=-1) * sin + k * (v @ k)[:, None] * (1 - cos)
+
+
+def _rotation_matrix(w: torch.Tensor) -> torch.Tensor:
+    theta = w.norm().clamp_min(1e-9)
+    k = w / theta
+    K = torch.zeros(3, 3, dtype=w.dtype)
+    K = K + torch.stack([torch.stack([0 * k[0], -k[2], k[1]]), torch.stack([k[2], 0 * k[0], -k[0]]), torch.stack([-k[1], k[0], 0 * k[0]])])
+    return torch.eye(3, dtype=w.dtype) + torch.sin(theta) * K + (1 - torch.cos(theta)) * (K @ K)
+
+
+def pose_from_parameters(start: torch.Tensor, torsions: list[Torsion], t, w, theta) -> torch.Tensor:
+    pos = start
+    for k, torsion in enumerate(torsions):
+        b, c = torsion.axis
+        idx = torch.tensor(torsion.moving)
+        moved = _rotate(pos[idx], pos[c], pos[c] - pos[b], theta[k])
+        pos = pos.index_copy(0, idx, moved)
+    center = start.mean(0)
+    return (pos - center) @ _rotation_matrix(w).T + center + t
+
+
+def _far_pairs(heavy: Chem.Mol) -> torch.Tensor:
+    """Atom pairs more than 3 bonds apart: the ones a torsion change can bring into clash."""
+    dm = torch.tensor(Chem.GetDistanceMatrix(heavy))
+    i, j = torch.nonzero(torch.triu(dm > 3, diagonal=1), as_tuple=True)
+    return torch.stack([i, j])
+
+
+def self_clash(pos: torch.Tensor, pairs: torch.Tensor, limit: float = 3.0) -> torch.Tensor:
+    if pairs.numel() == 0:
+        return pos.sum() * 0
+    d = (pos[pairs[0]] - pos[pairs[1]]).norm(dim=-1)
+    return (torch.relu(limit - d) ** 2).sum()
+
+
+def optimize_poses(scorer, ligands: list[PreparedLigand], steps: int = 50, lr: float = 0.05, torsions: bool = True,
+                   clash_weight: float = 1.0) -> list[OptimizedPose]:
+    """Optimise several starts of one molecule (same heavy-atom graph, e.g. both enantiomers) in
+    one batch: each start has its own rigid-body and torsion parameters; scores are independent."""
+    heavy = ligands[0].heavy
+    tors = rotatable_torsions(heavy) if torsions and heavy is not None else []
+    pairs = _far_pairs(heavy) if heavy is not None else torch.zeros((2, 0), dtype=torch.long)
+    starts = [lig.pos.detach().double() for lig in ligands]
+    params = []
+    for _ in ligands:
+        t = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+        w = torch.full((3,), 1e-4, dtype=torch.float64, requires_grad=True)
+        theta = torch.zeros(len(tors), dtype=torch.float64, requires_grad=True)
+        params.append((t, w, theta))
+    opt = torch.optim.Adam([{"params": [p[0] for p in params], "lr": 2 * lr}, {"params": [x for p in params for x in p[1:]], "lr": lr}])
+    start_clash = [float(self_clash(x, pairs)) for x in starts]
+
+    def evaluate(positions: list[torch.Tensor], active: list[int]) -> tuple[list[int], torch.Tensor | None]:
+        graphs, kept = [], []
+        for k in active:
+            try:
+                graph = scorer.graph(ligands[k].with_positions(positions[k].detach().float()))
+            except InputError:  # this start wandered out of the pocket: freeze it at its best
+                continue
+            graph.pos = torch.cat([positions[k].float(), graph.pos[positions[k].shape[0]:]])
+            graphs.append(graph)
+            kept.append(k)
+        return kept, (scorer.forward(graphs)["score"] if graphs else None)
+
+    everyone = list(range(len(ligands)))
+    with torch.no_grad():  # a start outside the pocket raises the graph's own InputError
+        start_scores = scorer.forward([scorer.graph(lig.with_positions(x.float())) for lig, x in zip(ligands, starts)])["score"].tolist()
+    best = [(sc, x.clone()) for sc, x in zip(start_scores, starts)]
+    active, done = everyone, 0
+    for step in range(steps):
+        positions = [pose_from_parameters(x, tors, *p) for x, p in zip(starts, params)]
+        active, scores = evaluate(positions, active)
+        if not active:
+            break
+        clashes = torch.stack([self_clash(positions[k], pairs) for k in active])
+        current, current_clash = scores.detach().tolist(), clashes.detach().tolist()
+        for n, k in enumerate(active):
+            if current[n] > best[k][0] and current_clash[n] <= start_clash[k] + 0.5:
+                best[k] = (current[n], positions[k].detach().clone())
+        loss = (-scores.double() + clash_weight * clashes).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        done = step + 1
+    out = []
+    for (score, pos), x, s0 in zip(best, starts, start_scores):
+        rmsd = float(((pos - x) ** 2).sum(-1).mean().sqrt())
+        out.append(OptimizedPose(pos.float(), score, s0, rmsd, done))
+    return out
+
+
+def optimize_pose(scorer, ligand: PreparedLigand, **kwargs) -> OptimizedPose:
+    """Locally optimise one pose under ``scorer``'s model (see module docstring)."""
+    return optimize_poses(scorer, [ligand], **kwargs)[0]
+
+
+def set_heavy_positions(mol: Chem.Mol, heavy_pos: torch.Tensor) -> Chem.Mol:
+    """Write optimised heavy-atom coordinates back into a copy of ``mol`` (hydrogens re-placed)."""
+    heavy = Chem.RemoveHs(mol, sanitize=False)
+    conf = heavy.GetConformer()
+    for i, p in enumerate(heavy_pos.tolist()):
+        conf.SetAtomPosition(i, p)
+    had_h = mol.GetNumAtoms() > heavy.GetNumAtoms()
+    if had_h:
+        heavy.UpdatePropertyCache(strict=False)
+        return Chem.AddHs(heavy, addCoords=True)
+    return heavy
