@@ -13,7 +13,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,plot]'
 	touch $@
 
 demo: install
@@ -27,6 +27,7 @@ test: install
 bench: install
 	$(BIN)/python -m pip install -q -r bench/requirements.txt
 	$(BIN)/python bench/speed.py
+	$(BIN)/python bench/compare_vina.py
 
 clean:
 	rm -rf $(VENV) demo-*.sdf demo-*.csv

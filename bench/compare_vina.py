@@ -1,0 +1,144 @@
+"""dockscore (E(3), SE(3)) and AutoDock Vina side by side, same poses, same run.
+
+Builds manifests over the team's shared data (never committed) and runs `dockscore benchmark`'s
+metric code for each tool:
+
+* pdbbind-heldout: crystal + smina decoys of the held-out proteins (test and FEP-target parts
+  of models/split.json): scoring and docking power;
+* fep: the 8 JACS FEP series (measured dG): ranking power;
+* dekois: DEKOIS 2.0 ACHE and PPARA docked actives vs a seeded sample of decoys: screening power.
+DUD-E fabp4/inha (undocked) are not included: they need docking first.
+
+    python bench/compare_vina.py [--max-decoys 200] [--skip-vina] [--out bench/results/comparison.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rdkit import Chem
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from dockscore.benchmark import compute_metrics, dockscore_scorer, run_benchmark  # noqa: E402
+from dockscore.io.ligands import iter_ligands  # noqa: E402
+
+
+def heavy_atom_scorer():
+    def score_file(protein, ligands):
+        for r in iter_ligands(ligands):
+            yield {"name": r.name, "index": r.index, "score": float(r.mol.GetNumHeavyAtoms()) if r.ok else None,
+                   "status": "ok" if r.ok else "error", "message": r.error or "", "props": r.props}
+    return score_file
+
+
+def vina_scorer(padding: float = 12.0):
+    from vina_peer import VinaPeer
+
+    cache = {}
+
+    def score_file(protein, ligands):
+        records = list(iter_ligands(ligands))
+        if protein not in cache:
+            cache.clear()
+            cache[protein] = VinaPeer.from_ligand_box(protein, [r.mol for r in records if r.ok], padding=padding)
+        peer = cache[protein]
+        for r in records:
+            kcal = peer.score_mol(r.mol) if r.ok else float("nan")
+            ok = kcal == kcal
+            yield {"name": r.name, "index": r.index, "score": -kcal if ok else None, "status": "ok" if ok else "error",
+                   "message": "" if ok else "vina failed", "props": r.props}
+    return score_file
+
+
+def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0) -> dict[str, tuple[Path, str | None, str, str | None]]:
+    split = json.loads((ROOT / "models" / "split.json").read_text())
+    labels = {row["id"]: row["pK"] for row in csv.DictReader(open(data / "pdbbind" / "index.csv"))}
+    rows = ["protein,ligands,group,kind"]
+    for cid in split["test"] + split["fep_targets"]:
+        folder = data / "pdbbind" / cid
+        mol = Chem.MolFromMolFile(str(folder / "ligand.sdf"), removeHs=False)
+        mol.SetProp("pK", labels[cid])
+        out = tmp / f"{cid}_crystal.sdf"
+        w = Chem.SDWriter(str(out))
+        w.write(mol)
+        w.close()
+        rows.append(f"{folder / 'protein.pdb'},{out},{cid},crystal")
+        if (folder / "decoys.sdf").exists():
+            rows.append(f"{folder / 'protein.pdb'},{folder / 'decoys.sdf'},{cid},decoys")
+    (tmp / "pdbbind.csv").write_text("\n".join(rows) + "\n")
+    fep = data / "fep" / "jacs_set"
+    rows = ["protein,ligands,group,kind"]
+    for t in ("bace", "cdk2", "jnk1_manual_flips", "mcl1_extra_flips", "p38", "ptp1b", "thrombin_core", "tyk2"):
+        rows.append(f"{fep / (t + '_protein.pdb')},{fep / (t + '_ligands.sdf')},{t},actives")
+    (tmp / "fep.csv").write_text("\n".join(rows) + "\n")
+    rows = ["protein,ligands,group,kind"]
+    rng = random.Random(seed)
+    for t in ("dekois2_ache", "dekois2_ppara"):
+        folder = data / "screening" / t
+        blocks = [b for b in (folder / "decoys.sdf").read_text().split("$$$$\n") if b.strip()]
+        sample = rng.sample(blocks, min(max_decoys, len(blocks)))
+        (tmp / f"{t}_decoys.sdf").write_text("".join(b + "$$$$\n" for b in sample))
+        rows.append(f"{folder / 'protein.pdb'},{folder / 'actives.sdf'},{t},actives")
+        rows.append(f"{folder / 'protein.pdb'},{tmp / (t + '_decoys.sdf')},{t},inactives")
+    (tmp / "dekois.csv").write_text("\n".join(rows) + "\n")
+    return {"pdbbind-heldout": (tmp / "pdbbind.csv", "pK", "pK", "rmsd"),
+            "fep": (tmp / "fep.csv", "r_exp_dg", "kcal/mol", None),
+            "dekois": (tmp / "dekois.csv", None, "pK", None)}
+
+
+def headline(m: dict) -> dict:
+    g = lambda *k: (lambda d: d)(m.get(k[0], {}).get(k[1]))  # noqa: E731
+    return {"scoring_R": g("scoring", "pearson"), "scoring_ci": m.get("scoring", {}).get("ci95"),
+            "ranking_rho": g("ranking", "mean_spearman"), "ranking_ci": m.get("ranking", {}).get("ci95"),
+            "docking_incl": g("docking", "top1_native_included"), "docking_excl": g("docking", "top1_native_excluded"),
+            "docking_ci_excl": m.get("docking", {}).get("ci95_excluded"),
+            "ef1": g("screening", "ef1"), "auc": g("screening", "roc_auc"), "n_scored": m.get("n_scored")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--max-decoys", type=int, default=200)
+    parser.add_argument("--skip-vina", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "comparison.json")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    tools = {"dockscore-e3": lambda: dockscore_scorer("e3"), "dockscore-se3": lambda: dockscore_scorer("se3"),
+             "heavy-atom count": heavy_atom_scorer}
+    if not args.skip_vina:
+        tools["vina-1.2.7 score-only"] = vina_scorer
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        manifests = build_manifests(args.data, Path(tmp), args.max_decoys)
+        for set_name, (manifest, prop, unit, rmsd_prop) in manifests.items():
+            for tool, factory in tools.items():
+                t0 = time.time()
+                poses = run_benchmark(manifest, factory(), prop, unit, rmsd_prop, on_error=lambda m: None)
+                metrics = compute_metrics(poses, n_boot=500)
+                results.setdefault(set_name, {})[tool] = {**headline(metrics), "seconds": time.time() - t0,
+                                                          "per_group_ranking": metrics.get("ranking", {}).get("per_group")}
+                print(set_name, tool, json.dumps(headline(metrics)), f"{time.time() - t0:.0f} s", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+    f = lambda x: "-" if x is None or x != x else f"{x:.3f}"  # noqa: E731
+    print(f"\n{'set':<16}{'tool':<24}{'R':>7}{'rho':>7}{'dock+':>7}{'dock-':>7}{'EF1%':>7}{'AUC':>7}{'poses/s':>9}")
+    for set_name, by_tool in results.items():
+        for tool, h in by_tool.items():
+            rate = (h["n_scored"] or 0) / max(h["seconds"], 1e-9)
+            print(f"{set_name:<16}{tool:<24}{f(h['scoring_R']):>7}{f(h['ranking_rho']):>7}{f(h['docking_incl']):>7}{f(h['docking_excl']):>7}"
+                  f"{f(h['ef1']):>7}{f(h['auc']):>7}{rate:>9.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""`dockscore benchmark`: the four CASF-style powers on any data in dockscore's own formats.
+
+Manifest (CSV): one row per protein-ligand-file pair, columns ``protein``, ``ligands`` (paths
+relative to the manifest), optional ``group`` (target or congeneric series) and ``kind``
+(``crystal``, ``decoys``, ``actives``, ``inactives``). Every protein is featurised once.
+
+Metrics (higher score = better for every tool; each with a bootstrap 95 % interval over groups,
+or over poses where there are no groups):
+
+* scoring power: Pearson R of score vs measured activity (pK);
+* ranking power: Spearman rho within each group, averaged over groups with >= 3 measured ligands;
+* docking power: per group with poses carrying an RMSD, is the best-scored pose within 2 A?
+  With the crystal pose(s) (RMSD 0) included and excluded;
+* screening power: per group with actives and inactives, EF1 % and ROC AUC, averaged.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dockscore.errors import InputError
+
+ACTIVITY_UNITS = ("pK", "kcal/mol", "kJ/mol", "M", "uM", "nM")
+POSE_COLUMNS = ["row", "group", "kind", "name", "index", "score", "activity", "rmsd", "status"]
+
+
+def to_pk(value: float, unit: str) -> float:
+    """Measured activity in ``unit`` -> pK (-log10 of a molar Kd/Ki/IC50; binding free energy at 298 K)."""
+    if unit == "pK":
+        return value
+    if unit == "kcal/mol":
+        return -value / 1.364
+    if unit == "kJ/mol":
+        return -value / 5.708
+    scale = {"M": 1.0, "uM": 1e-6, "nM": 1e-9}[unit]
+    return -math.log10(value * scale) if value > 0 else float("nan")
+
+
+@dataclass
+class ManifestRow:
+    row: int
+    protein: Path
+    ligands: Path
+    group: str
+    kind: str
+
+
+def read_manifest(path: str | Path) -> list[ManifestRow]:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: manifest not found")
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"protein", "ligands"} <= set(reader.fieldnames):
+            raise InputError(f"{path}: manifest needs the columns protein, ligands (optional: group, kind)")
+        rows = []
+        for k, r in enumerate(reader):
+            kind = (r.get("kind") or "").strip().lower()
+            if kind and kind not in ("crystal", "decoys", "actives", "inactives"):
+                raise InputError(f"{path} row {k}: kind must be crystal, decoys, actives or inactives, not {kind!r}")
+            rows.append(ManifestRow(k, (path.parent / r["protein"]).resolve(), (path.parent / r["ligands"]).resolve(),
+                                    (r.get("group") or "").strip() or f"row{k}", kind))
+    if not rows:
+        raise InputError(f"{path}: manifest has no rows")
+    return rows
+
+
+def _bootstrap(values_by_unit: list, stat: Callable[[list], float], n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    if len(values_by_unit) < 2:
+        return float("nan"), float("nan")
+    stats = []
+    for _ in range(n):
+        sample = [values_by_unit[i] for i in rng.integers(0, len(values_by_unit), len(values_by_unit))]
+        v = stat(sample)
+        if v == v:
+            stats.append(v)
+    if not stats:
+        return float("nan"), float("nan")
+    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+
+
+def _pearson(pairs: list[tuple[float, float]]) -> float:
+    if len(pairs) < 3:
+        return float("nan")
+    x, y = np.array(pairs, float).T
+    if x.std() == 0 or y.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _spearman(pairs: list[tuple[float, float]]) -> float:
+    from scipy.stats import spearmanr
+
+    if len(pairs) < 3:
+        return float("nan")
+    x, y = np.array(pairs, float).T
+    if x.std() == 0 or y.std() == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
+def _auc(pos: list[float], neg: list[float]) -> float:
+    from scipy.stats import mannwhitneyu
+
+    if not pos or not neg:
+        return float("nan")
+    return float(mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
+
+
+def _ef(pos: list[float], neg: list[float], fraction: float = 0.01) -> float:
+    if not pos or not neg:
+        return float("nan")
+    scores = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg], key=lambda t: -t[0])
+    n_top = max(1, int(round(fraction * len(scores))))
+    hits = sum(label for _, label in scores[:n_top])
+    return float((hits / n_top) / (len(pos) / len(scores)))
+
+
+def _mean(values: Iterable[float]) -> float:
+    v = [x for x in values if x == x]
+    return float(np.mean(v)) if v else float("nan")
+
+
+def compute_metrics(poses: list[dict], n_boot: int = 1000) -> dict:
+    """Metrics from per-pose rows (keys group, kind, name, score, activity, rmsd; score higher = better)."""
+    ok = [p for p in poses if p.get("score") is not None and p["score"] == p["score"]]
+    out: dict = {"n_poses": len(poses), "n_scored": len(ok)}
+
+    # scoring power: one point per (group, ligand name): its best-scored pose among non-decoy rows
+    best: dict[tuple, tuple[float, float]] = {}
+    for p in ok:
+        if p["activity"] is None or p["activity"] != p["activity"] or p["kind"] in ("decoys",):
+            continue
+        key = (p["group"], p["name"], p["row"])
+        if key not in best or p["score"] > best[key][0]:
+            best[key] = (p["score"], p["activity"])
+    pairs = list(best.values())
+    if len(pairs) >= 3:
+        by_group = defaultdict(list)
+        for (g, _, _), v in best.items():
+            by_group[g].append(v)
+        units = list(by_group.values()) if len(by_group) >= 5 else [[v] for v in pairs]
+        flat = lambda sample: [x for unit in sample for x in unit]  # noqa: E731
+        out["scoring"] = {"pearson": _pearson(pairs), "ci95": _bootstrap(units, lambda s: _pearson(flat(s)), n_boot), "n": len(pairs)}
+        rhos = {g: _spearman(v) for g, v in by_group.items() if len(v) >= 3}
+        rhos = {g: r for g, r in rhos.items() if r == r}
+        if rhos:
+            values = list(rhos.values())
+            out["ranking"] = {"mean_spearman": _mean(values), "ci95": _bootstrap(values, _mean, n_boot), "n_groups": len(values),
+                              "per_group": rhos}
+
+    # docking power
+    dock_incl, dock_excl = [], []
+    by_group = defaultdict(list)
+    for p in ok:
+        if p["rmsd"] is not None and p["rmsd"] == p["rmsd"] and p["kind"] in ("crystal", "decoys", ""):
+            by_group[p["group"]].append(p)
+    for g, items in by_group.items():
+        decoys = [p for p in items if p["kind"] != "crystal"]
+        if not decoys or not any(p["rmsd"] < 2.0 for p in items):  # a lone crystal pose is no test
+            continue
+        dock_incl.append(float(max(items, key=lambda p: p["score"])["rmsd"] < 2.0))
+        if decoys and any(p["rmsd"] < 2.0 for p in decoys):
+            dock_excl.append(float(max(decoys, key=lambda p: p["score"])["rmsd"] < 2.0))
+    if dock_incl:
+        out["docking"] = {"top1_native_included": _mean(dock_incl), "ci95_included": _bootstrap(dock_incl, _mean, n_boot), "n_included": len(dock_incl)}
+        if dock_excl:
+            out["docking"].update({"top1_native_excluded": _mean(dock_excl), "ci95_excluded": _bootstrap(dock_excl, _mean, n_boot), "n_excluded": len(dock_excl)})
+
+    # screening power: best pose per ligand name, actives vs inactives within a group
+    screen = defaultdict(lambda: {"actives": {}, "inactives": {}})
+    for p in ok:
+        if p["kind"] in ("actives", "inactives"):
+            d = screen[p["group"]][p["kind"]]
+            key = (p["name"], p["row"])
+            d[key] = max(d.get(key, -1e9), p["score"])
+    efs, aucs = [], []
+    for g, d in screen.items():
+        pos, neg = list(d["actives"].values()), list(d["inactives"].values())
+        if pos and neg:
+            efs.append(_ef(pos, neg))
+            aucs.append(_auc(pos, neg))
+    if efs:
+        out["screening"] = {"ef1": _mean(efs), "roc_auc": _mean(aucs), "n_groups": len(efs), "per_group_ef1": efs, "per_group_auc": aucs}
+    return out
+
+
+def run_benchmark(manifest: str | Path, score_file: Callable[[Path, Path], Iterable[dict]], activity_property: str | None,
+                  activity_unit: str, rmsd_property: str | None, pose_csv: Path | None = None, on_error=print) -> list[dict]:
+    """Score every manifest row with ``score_file(protein, ligands)`` (yields dicts with name, index, score,
+    status, message, props) and return per-pose rows; written to ``pose_csv`` as they come."""
+    if activity_unit not in ACTIVITY_UNITS:
+        raise InputError(f"activity unit must be one of {', '.join(ACTIVITY_UNITS)}")
+    rows = read_manifest(manifest)
+    handle = open(pose_csv, "w", newline="") if pose_csv else None
+    writer = csv.DictWriter(handle, POSE_COLUMNS) if handle else None
+    if writer:
+        writer.writeheader()
+    poses = []
+    try:
+        for row in rows:
+            try:
+                results = list(score_file(row.protein, row.ligands))
+            except InputError as exc:
+                on_error(f"error: manifest row {row.row}: {exc}")
+                continue
+            for r in results:
+                props = r.get("props", {})
+                activity = None
+                if activity_property and activity_property in props:
+                    try:
+                        activity = to_pk(float(props[activity_property]), activity_unit)
+                    except ValueError:
+                        activity = None
+                rmsd = 0.0 if row.kind == "crystal" else None
+                if rmsd_property and rmsd_property in props:
+                    try:
+                        rmsd = float(props[rmsd_property])
+                    except ValueError:
+                        pass
+                pose = {"row": row.row, "group": row.group, "kind": row.kind, "name": r["name"], "index": r["index"],
+                        "score": r["score"], "activity": activity, "rmsd": rmsd, "status": r["status"]}
+                if r["status"] != "ok":
+                    on_error(f"error: {row.ligands} record {r['index']} ({r['name']}): {r.get('message', '')}")
+                poses.append(pose)
+                if writer:
+                    writer.writerow({k: ("" if v is None else v) for k, v in pose.items()})
+    finally:
+        if handle:
+            handle.close()
+    return poses
+
+
+def dockscore_scorer(symmetry: str = "e3", model=None) -> Callable[[Path, Path], Iterable[dict]]:
+    """A ``score_file`` for :func:`run_benchmark` that featurises each protein once."""
+    from dockscore.scoring import Scorer
+
+    cache: dict[Path, Scorer] = {}
+
+    def score_file(protein: Path, ligands: Path):
+        if protein not in cache:
+            cache.clear()  # manifests are usually grouped by protein; keep memory flat
+            cache[protein] = Scorer(protein, model=model, symmetry=symmetry, stereo=False)
+        for r in cache[protein].score_file(ligands):
+            yield {"name": r.name, "index": r.index, "score": r.score, "status": r.status, "message": r.message,
+                   "props": r.record.props if r.record else {}}
+
+    return score_file
+
+
+def plot(poses: list[dict], metrics: dict, path: Path, title: str) -> bool:
+    """Score vs measured activity, coloured by group. Returns False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    pts = [(p["score"], p["activity"], p["group"]) for p in poses if p["activity"] is not None and p["score"] is not None and p["kind"] != "decoys"]
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    groups = sorted({g for _, _, g in pts})
+    for g in groups:
+        xs = [(s, a) for s, a, gg in pts if gg == g]
+        ax.scatter([a for _, a in xs], [s for s, _ in xs], s=12, label=g if len(groups) <= 12 else None)
+    ax.set_xlabel("measured pK")
+    ax.set_ylabel("score (higher = better)")
+    r = metrics.get("scoring", {}).get("pearson", float("nan"))
+    rho = metrics.get("ranking", {}).get("mean_spearman", float("nan"))
+    ax.set_title(f"{title}\nR = {r:.2f}, mean within-group rho = {rho:.2f}")
+    if len(groups) <= 12 and groups:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def write_metrics(metrics: dict, path: Path) -> None:
+    Path(path).write_text(json.dumps(metrics, indent=1))

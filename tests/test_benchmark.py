@@ -1,0 +1,94 @@
+"""`dockscore benchmark`: metric definitions on synthetic data, then the command end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from rdkit import Chem
+from typer.testing import CliRunner
+
+from dockscore.benchmark import compute_metrics, to_pk
+from dockscore.cli import app
+from dockscore.train import perturb_pose
+
+from .conftest import LIGAND_1S3V, PROTEIN_1S3V
+
+runner = CliRunner()
+
+
+def test_unit_conversions():
+    assert to_pk(7.0, "pK") == 7.0
+    assert to_pk(-11.83, "kcal/mol") == pytest.approx(8.673, abs=1e-3)
+    assert to_pk(1.0, "nM") == pytest.approx(9.0)
+    assert to_pk(10.0, "uM") == pytest.approx(5.0)
+    assert to_pk(-40.0, "kJ/mol") == pytest.approx(7.008, abs=1e-3)
+
+
+def pose(group, kind, name, score, activity=None, rmsd=None, row=0):
+    return {"row": row, "group": group, "kind": kind, "name": name, "index": 0, "score": score, "activity": activity, "rmsd": rmsd, "status": "ok"}
+
+
+def test_metrics_of_a_perfect_and_an_inverted_scorer():
+    poses = [pose(g, "crystal", f"l{k}", score=k + 10 * i, activity=k + 10 * i, rmsd=0.0, row=10 * i + k) for i, g in enumerate("abcde") for k in range(4)]
+    poses += [pose(g, "decoys", "d", score=-5.0 + j, rmsd=1.0 + j) for g in "abcde" for j in range(3)]
+    m = compute_metrics(poses, n_boot=50)
+    assert m["scoring"]["pearson"] == pytest.approx(1.0)
+    assert m["ranking"]["mean_spearman"] == pytest.approx(1.0)
+    assert m["docking"]["top1_native_included"] == 1.0
+    assert m["docking"]["top1_native_excluded"] == 0.0  # the best decoy has RMSD 3
+    inverted = [{**p, "score": -p["score"]} for p in poses]
+    assert compute_metrics(inverted, n_boot=50)["ranking"]["mean_spearman"] == pytest.approx(-1.0)
+
+
+def test_screening_metrics():
+    poses = [pose("t", "actives", f"a{k}", score=10 + k) for k in range(2)] + [pose("t", "inactives", f"d{k}", score=k / 100) for k in range(198)]
+    m = compute_metrics(poses, n_boot=10)
+    assert m["screening"]["roc_auc"] == pytest.approx(1.0)
+    assert m["screening"]["ef1"] == pytest.approx(100.0)  # 2 actives in the top 2 of 200
+
+
+def test_benchmark_command_end_to_end(tmp_path):
+    crystal = Chem.MolFromMolFile(str(LIGAND_1S3V))
+    crystal.SetProp("pK", "7.5")
+    decoys = tmp_path / "decoys.sdf"
+    writer = Chem.SDWriter(str(decoys))
+    from dockscore.graph import PreparedLigand
+
+    ligand = PreparedLigand.from_mol(crystal)
+    gen = torch.Generator().manual_seed(0)
+    for k in range(4):
+        moved, rmsd = perturb_pose(ligand, gen, 0.6, 2.0)
+        mol = Chem.RemoveHs(crystal)
+        conf = mol.GetConformer()
+        for i, p in enumerate(moved.pos.tolist()):
+            conf.SetAtomPosition(i, p)
+        mol.SetProp("rmsd", f"{rmsd:.3f}")
+        writer.write(mol)
+    writer.close()
+    crystal_path = tmp_path / "crystal.sdf"
+    w = Chem.SDWriter(str(crystal_path))
+    w.write(crystal)
+    w.close()
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"protein,ligands,group,kind\n{PROTEIN_1S3V},crystal.sdf,dhfr,crystal\n{PROTEIN_1S3V},decoys.sdf,dhfr,decoys\n"
+                        f"{PROTEIN_1S3V},missing.sdf,dhfr,decoys\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["benchmark", str(manifest), "--out-dir", str(out), "--activity-property", "pK", "--rmsd-property", "rmsd", "--bootstrap", "20"])
+    assert result.exit_code == 0, result.output
+    assert "manifest row 2" in result.output and "not found" in result.output  # a bad row is reported, the rest goes on
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_scored"] == 5
+    assert "docking" in metrics and metrics["docking"]["n_included"] == 1
+    header = (out / "poses.csv").read_text().splitlines()[0].split(",")
+    assert header == ["row", "group", "kind", "name", "index", "score", "activity", "rmsd", "status"]
+    assert math.isfinite(float((out / "poses.csv").read_text().splitlines()[1].split(",")[5]))
+
+
+def test_bad_manifest(tmp_path):
+    bad = tmp_path / "m.csv"
+    bad.write_text("foo,bar\n1,2\n")
+    result = runner.invoke(app, ["benchmark", str(bad), "--out-dir", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "needs the columns protein, ligands" in result.output
