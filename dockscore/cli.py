@@ -160,7 +160,7 @@ def enantiomers(
     from dockscore.enantiomers import SUMMARY_COLUMNS, compare_stereoisomers, form_mol, summary_row
 
     scorer = _open_scorer(protein, model, symmetry)
-    writer = Chem_writer(output) if output else None
+    writer = _sdf_writer(output) if output else None
     csv_handle = open(summary, "w", newline="") if summary else None
     rows = csv.DictWriter(csv_handle, SUMMARY_COLUMNS) if csv_handle else None
     if rows:
@@ -199,7 +199,7 @@ def enantiomers(
         raise typer.Exit(1)
 
 
-def Chem_writer(path: Path):
+def _sdf_writer(path: Path):
     from rdkit import Chem
 
     return Chem.SDWriter(str(path))
@@ -264,7 +264,7 @@ def minimize(
     from dockscore.optimize import optimize_pose, set_heavy_positions
 
     scorer = _open_scorer(protein, model, symmetry)
-    writer = Chem_writer(output)
+    writer = _sdf_writer(output)
     n_ok = n_err = 0
     table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()}): minimised poses, scores in pK")
     for col in ("name", "index", "start", "optimised", "RMSD (A)", "status"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from rdkit import Chem
-from rdkit.Chem import AllChem
+from rdkit.Chem import AllChem, rdMolAlign  # noqa: F401  (Chem.rdMolAlign)
 from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnumerationOptions
 
 from dockscore.errors import InputError
@@ -88,9 +88,7 @@ def _aligned_isomer(isomer: Chem.Mol, template: Chem.Mol, seed: int) -> Chem.Mol
     if AllChem.EmbedMolecule(mol, randomSeed=seed) != 0:
         return None
     heavy_idx = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
-    ref = Chem.RemoveHs(template).GetConformer().GetPositions()
     Chem.rdMolAlign.AlignMol(mol, Chem.RemoveHs(template), atomMap=list(zip(heavy_idx, range(len(heavy_idx)))))
-    del ref
     return geometry_stereo(mol)
 
 

@@ -43,6 +43,11 @@ def test_metrics_of_a_perfect_and_an_inverted_scorer():
     assert compute_metrics(inverted, n_boot=50)["ranking"]["mean_spearman"] == pytest.approx(-1.0)
 
 
+def test_ties_give_no_docking_credit_from_file_order():
+    poses = [pose("g", "decoys", "x", score=5.0, rmsd=r) for r in (1.0, 3.0, 4.0, 5.0)]
+    assert compute_metrics(poses, n_boot=10)["docking"]["top1_native_excluded"] == pytest.approx(0.25)
+
+
 def test_screening_metrics():
     poses = [pose("t", "actives", f"a{k}", score=10 + k) for k in range(2)] + [pose("t", "inactives", f"d{k}", score=k / 100) for k in range(198)]
     m = compute_metrics(poses, n_boot=10)
