@@ -212,7 +212,7 @@ def compare(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="CSV: one row per stereoisomer with its best score and the group's delta."),
     symmetry: str = typer.Option("e3", "--symmetry", "-s"),
     model: Optional[Path] = typer.Option(None, "--model"),
-    threshold: float = typer.Option(COMPARE_THRESHOLD, "--threshold", help="Flag a group when its best stereoisomer beats the next by more than this (pK). Default: the median per-ligand threshold that `dockscore enantiomers` calibrated on held-out crystal ligands."),
+    threshold: float = typer.Option(COMPARE_THRESHOLD, "--threshold", help="Flag a group when its best stereoisomer beats the next by more than this (pK). Default 0.5: about the median per-ligand threshold that `dockscore enantiomers` calibrated on 110 held-out chiral crystal ligands (0.36 E3, 0.52 SE3)."),
 ) -> None:
     """Group poses by constitution, compare stereoisomers' best scores, flag preferences beyond --threshold."""
     import csv
