@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from dockscore.errors import InputError
+from dockscore.metrics import pearson, spearman
 
 ACTIVITY_UNITS = ("pK", "kcal/mol", "kJ/mol", "M", "uM", "nM")
 POSE_COLUMNS = ["row", "group", "kind", "name", "index", "score", "activity", "rmsd", "status"]
@@ -89,23 +90,11 @@ def _bootstrap(values_by_unit: list, stat: Callable[[list], float], n: int = 100
 
 
 def _pearson(pairs: list[tuple[float, float]]) -> float:
-    if len(pairs) < 3:
-        return float("nan")
-    x, y = np.array(pairs, float).T
-    if x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
+    return pearson(*zip(*pairs)) if len(pairs) >= 3 else float("nan")
 
 
 def _spearman(pairs: list[tuple[float, float]]) -> float:
-    from scipy.stats import spearmanr
-
-    if len(pairs) < 3:
-        return float("nan")
-    x, y = np.array(pairs, float).T
-    if x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(spearmanr(x, y).statistic)
+    return spearman(*zip(*pairs)) if len(pairs) >= 3 else float("nan")
 
 
 def _auc(pos: list[float], neg: list[float]) -> float:

@@ -21,9 +21,8 @@ from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnum
 from dockscore.errors import InputError
 from dockscore.graph import PreparedLigand
 from dockscore.io.ligands import LigandRecord
-from dockscore.optimize import OptimizedPose, optimize_poses, set_heavy_positions
+from dockscore.optimize import OptimizedPose, optimize_poses, perturb_pose, set_heavy_positions
 from dockscore.stereo import geometry_stereo, mirror_mol, perceive, principal_planes
-from dockscore.train import perturb_pose
 
 
 @dataclass

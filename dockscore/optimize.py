@@ -36,6 +36,19 @@ class OptimizedPose:
     steps: int
 
 
+def perturb_pose(ligand: PreparedLigand, generator: torch.Generator, max_angle: float = 1.0, shift: float = 2.0) -> tuple[PreparedLigand, float]:
+    """Rigid-body perturbation about the centroid; returns the pose and its RMSD to the input."""
+    axis = torch.randn(3, generator=generator)
+    axis = axis / axis.norm()
+    angle = float(torch.rand(1, generator=generator)) * max_angle
+    K = torch.tensor([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    R = torch.eye(3) + math.sin(angle) * K + (1 - math.cos(angle)) * K @ K
+    center = ligand.pos.mean(0)
+    pos = (ligand.pos - center) @ R.T + center + torch.randn(3, generator=generator) * shift
+    rmsd = float(((pos - ligand.pos) ** 2).sum(-1).mean().sqrt())
+    return ligand.with_positions(pos), rmsd
+
+
 def rotatable_torsions(heavy: Chem.Mol) -> list[Torsion]:
     """Torsions about acyclic single bonds; the smaller side of each bond moves."""
     torsions = []

@@ -6,6 +6,7 @@ in fixed-size batches, so memory does not grow with the number of poses.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,7 +131,7 @@ class Scorer:
             atom = contrib[offset : offset + n_lig].tolist()
             offset += graph.num_nodes
             score = scores[k]
-            if not torch.isfinite(torch.tensor(score)):
+            if not math.isfinite(score):
                 yield PoseScore(record.source, record.index, record.name, "error", message="model produced a non-finite score", record=record)
                 continue
             yield PoseScore(record.source, record.index, record.name, "ok", score=score,

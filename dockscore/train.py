@@ -33,6 +33,8 @@ from dockscore.errors import InputError
 from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein, build_complex_graph
 from dockscore.io.ligands import iter_ligands
 from dockscore.io.protein import read_protein
+from dockscore.metrics import pearson, spearman
+from dockscore.optimize import perturb_pose  # noqa: F401  (also used by tests and the bench)
 from dockscore.model import DockScoreModel, ModelConfig
 
 # UniProt ids of the 8 FEP-benchmark (JACS set) targets present in PDBbind: BACE1, CDK2, JNK1,
@@ -135,30 +137,6 @@ def split_by_protein(complexes: list[Complex], seed: int, val_frac: float = 0.1,
     return {k: sorted(v) for k, v in split.items()}
 
 
-def random_rotation(generator: torch.Generator) -> torch.Tensor:
-    q = torch.randn(4, generator=generator)
-    q = q / q.norm()
-    a, b, c, d = q
-    return torch.tensor([
-        [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
-        [2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
-        [2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d],
-    ])
-
-
-def perturb_pose(ligand: PreparedLigand, generator: torch.Generator, max_angle: float = 1.0, shift: float = 2.0) -> tuple[PreparedLigand, float]:
-    """Rigid-body perturbation about the centroid; returns the pose and its RMSD to the input."""
-    axis = torch.randn(3, generator=generator)
-    axis = axis / axis.norm()
-    angle = float(torch.rand(1, generator=generator)) * max_angle
-    K = torch.tensor([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    R = torch.eye(3) + math.sin(angle) * K + (1 - math.cos(angle)) * K @ K
-    center = ligand.pos.mean(0)
-    pos = (ligand.pos - center) @ R.T + center + torch.randn(3, generator=generator) * shift
-    rmsd = float(((pos - ligand.pos) ** 2).sum(-1).mean().sqrt())
-    return ligand.with_positions(pos), rmsd
-
-
 @dataclass
 class TrainConfig:
     symmetry: str = "e3"
@@ -217,21 +195,6 @@ def predict(model: DockScoreModel, complexes: list[Complex], with_decoys: bool =
         if with_decoys and cx.decoys:
             decoys[cx.id] = list(zip(scores[1:], [r for _, r in cx.decoys]))
     return {"native": native, "decoys": decoys}
-
-
-def pearson(x, y) -> float:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) < 3 or x.std() == 0 or y.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
-
-
-def spearman(x, y) -> float:
-    from scipy.stats import spearmanr
-
-    if len(x) < 3:
-        return float("nan")
-    return float(spearmanr(x, y).statistic)
 
 
 @torch.no_grad()
