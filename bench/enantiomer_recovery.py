@@ -6,7 +6,9 @@ whose crystal ligand is chiral: optimise the crystal form and its enantiomer und
 one symmetry mode per call. With --vina, AutoDock Vina (score-only) scores the same optimised
 pose pairs. Also reports the p38 pair of the FEP set (3fmk, 3fmh).
 
-    python bench/enantiomer_recovery.py --symmetry e3 [--vina] [--limit N] --out bench/results/enantiomers-e3.json
+    python bench/enantiomer_recovery.py --symmetry e3 se3 [--vina] [--limit N] --out bench/results/enantiomers.json
+
+With several modes, one run evaluates each mode on the same ligands (and Vina on each mode's pairs).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from dockscore.stereo import perceive  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--symmetry", default="e3")
+    parser.add_argument("--symmetry", nargs="+", default=["e3"])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--steps", type=int, default=40)
@@ -42,13 +44,22 @@ def main() -> None:
     torch.set_num_threads(1)
     split = json.loads((ROOT / "models" / "split.json").read_text())
     ids = [(name, i) for name in ("test", "fep_targets", "val") for i in split[name]]
+    report = {}
+    for symmetry in args.symmetry:
+        report[symmetry] = evaluate_mode(symmetry, ids, args)
+        print(json.dumps({k: v for k, v in report[symmetry].items() if k != "rows"}, indent=1), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+
+
+def evaluate_mode(symmetry: str, ids, args) -> dict:
     rows, t_start = [], time.time()
     for name, cid in ids:
         folder = args.data / "pdbbind" / cid
         record = next(iter_ligands(folder / "ligand.sdf"))
         if not record.ok or perceive(record.mol).kind() != "chiral":
             continue
-        scorer = Scorer(folder / "protein.pdb", symmetry=args.symmetry)
+        scorer = Scorer(folder / "protein.pdb", symmetry=symmetry)
         c = compare_stereoisomers(scorer, record, starts=args.starts, steps=args.steps)
         if c.kind != "chiral" or c.enantiomer is None:
             continue
@@ -69,7 +80,7 @@ def main() -> None:
             break
     p38 = {}
     fep = args.data / "fep" / "jacs_set"
-    scorer = Scorer(fep / "p38_protein.pdb", symmetry=args.symmetry)
+    scorer = Scorer(fep / "p38_protein.pdb", symmetry=symmetry)
     for record in iter_ligands(fep / "p38_ligands.sdf"):
         if record.name in ("3fmk", "3fmh"):
             score = next(scorer.score_records([record])).score
@@ -78,7 +89,7 @@ def main() -> None:
                                 "enantiomer_optimised": c.enantiomer.score if c.enantiomer else None, "cip": c.input.cip,
                                 "kind": c.kind, "flagged": c.flagged, "threshold": c.threshold}
     summary = {
-        "symmetry": args.symmetry, "n": len(rows), "starts": args.starts, "steps": args.steps,
+        "symmetry": symmetry, "n": len(rows), "starts": args.starts, "steps": args.steps,
         "recovery": float(np.mean([r["recovered"] for r in rows])) if rows else None,
         "flagged_rate": float(np.mean([r["flagged"] for r in rows])) if rows else None,
         "recovery_among_flagged": float(np.mean([r["recovered"] for r in rows if r["flagged"]])) if any(r["flagged"] for r in rows) else None,
@@ -92,9 +103,7 @@ def main() -> None:
         summary["vina_n"] = len(v)
         v = [r["vina_opt_recovered"] for r in rows if r.get("vina_opt_recovered") is not None]
         summary["vina_local_opt_recovery"] = float(np.mean(v)) if v else None
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=1))
-    print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=1))
+    return summary
 
 
 if __name__ == "__main__":
