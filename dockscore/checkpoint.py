@@ -37,8 +37,8 @@ def load_model(path: str | Path | None = None, symmetry: str = "e3") -> DockScor
             metadata = handle.metadata() or {}
         config = ModelConfig(**json.loads(metadata["config"]))
         state = load_file(str(path))
-    except (KeyError, ValueError, OSError, TypeError) as exc:
-        raise InputError(f"{path}: not a dockscore checkpoint ({exc})") from None
+    except Exception as exc:  # safetensors raises its own error type for non-safetensors files
+        raise InputError(f"{path}: not a dockscore checkpoint ({type(exc).__name__}: {exc})") from None
     model = DockScoreModel(config)
     state.setdefault("head.scale", torch.tensor(1.0))  # checkpoints written before calibration existed
     model.load_state_dict(state)

@@ -189,3 +189,10 @@ $$$$
     path.write_text(block)
     record = next(iter_ligands(path))
     assert record.ok and "charge" in record.note
+
+
+def test_a_file_that_is_not_a_checkpoint(tmp_path):
+    fake = tmp_path / "model.safetensors"
+    fake.write_text("not a checkpoint at all")
+    result = runner.invoke(app, ["score", str(PROTEIN_1S3V), str(LIGAND_1S3V), "--model", str(fake)])
+    assert result.exit_code == 1 and "not a dockscore checkpoint" in result.output and "Traceback" not in result.output
