@@ -46,7 +46,10 @@ class Protein:
 
 
 def _open_text(path: Path) -> io.StringIO:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # a directory, no permission, ...
+        raise InputError(f"{path}: cannot read protein file ({exc.strerror or exc})") from None
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
