@@ -20,6 +20,7 @@ demo: install
 	$(BIN)/dockscore score data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf -o demo-e3.sdf
 	$(BIN)/dockscore score data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf --symmetry se3 -o demo-se3.csv
 	$(BIN)/dockscore score data/examples/1ia1/protein.pdb data/examples/1ia1/ligands.sdf -o demo-1ia1.csv
+	$(BIN)/dockscore enantiomers data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf --summary demo-enantiomers.csv
 
 test: install
 	$(BIN)/python -m pytest
