@@ -327,11 +327,12 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
                 ema.update_parameters(model)
             total += float(loss.detach())
         metrics = evaluate(scored(), val_set)
-        selection = metrics["pearson"] + metrics.get("docking_top1_native_excluded", 0.0)
+        # NaN (a validation set too small for a correlation) counts as 0, never as "better"
+        selection = float(np.nan_to_num(metrics["pearson"])) + float(np.nan_to_num(metrics.get("docking_top1_native_excluded", 0.0)))
         history.append({"epoch": epoch, "loss": total / steps_per_epoch, **metrics, "seconds": time.time() - t0})
         log(f"epoch {epoch}: loss {total / steps_per_epoch:.3f} val R {metrics['pearson']:.3f} rho {metrics['spearman']:.3f} "
             f"dock {metrics.get('docking_top1_native_excluded', float('nan')):.2f} ({time.time() - t0:.0f} s)")
-        if selection > best:
+        if best_state is None or selection > best:
             best, best_state = selection, {k: v.clone() for k, v in scored().state_dict().items()}
             best_epoch = epoch
         if epoch == 0 and config.time_budget_s:  # fit the schedule to the time we have
