@@ -78,10 +78,11 @@ def _rotate(points: torch.Tensor, origin: torch.Tensor, axis: torch.Tensor, angl
 
 
 def _rotation_matrix(w: torch.Tensor) -> torch.Tensor:
+    """Rodrigues' formula for the rotation vector ``w`` (differentiable)."""
     theta = w.norm().clamp_min(1e-9)
     k = w / theta
-    K = torch.zeros(3, 3, dtype=w.dtype)
-    K = K + torch.stack([torch.stack([0 * k[0], -k[2], k[1]]), torch.stack([k[2], 0 * k[0], -k[0]]), torch.stack([-k[1], k[0], 0 * k[0]])])
+    zero = torch.zeros((), dtype=w.dtype)
+    K = torch.stack([torch.stack([zero, -k[2], k[1]]), torch.stack([k[2], zero, -k[0]]), torch.stack([-k[1], k[0], zero])])
     return torch.eye(3, dtype=w.dtype) + torch.sin(theta) * K + (1 - torch.cos(theta)) * (K @ K)
 
 
@@ -139,11 +140,10 @@ def optimize_poses(scorer, ligands: list[PreparedLigand], steps: int = 50, lr: f
             kept.append(k)
         return kept, (scorer.forward(graphs)["score"] if graphs else None)
 
-    everyone = list(range(len(ligands)))
     with torch.no_grad():  # a start outside the pocket raises the graph's own InputError
         start_scores = scorer.forward([scorer.graph(lig.with_positions(x.float())) for lig, x in zip(ligands, starts)])["score"].tolist()
     best = [(sc, x.clone()) for sc, x in zip(start_scores, starts)]
-    active, done = everyone, 0
+    active, done = list(range(len(ligands))), 0
     for step in range(steps):
         positions = [pose_from_parameters(x, tors, *p) for x, p in zip(starts, params)]
         active, scores = evaluate(positions, active)

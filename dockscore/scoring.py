@@ -91,25 +91,12 @@ class Scorer:
         """Yield one :class:`PoseScore` per record, in input order; bad records become errors."""
         pending: list[tuple[LigandRecord, object]] = []
         for record in records:
-            if not record.ok:
+            graph, error = self._graph_or_error(record)
+            if error is not None:  # keep input order: score what is pending, then report
                 if pending:
                     yield from self._flush(pending)
                     pending = []
-                yield PoseScore(record.source, record.index, record.name, "error", message=record.error or "unusable record", record=record)
-                continue
-            try:
-                graph = self.graph(self.prepare(record.mol))
-            except InputError as exc:
-                if pending:
-                    yield from self._flush(pending)
-                    pending = []
-                yield PoseScore(record.source, record.index, record.name, "error", message=str(exc), record=record)
-                continue
-            except Exception as exc:  # chemistry we did not foresee: report, keep going
-                if pending:
-                    yield from self._flush(pending)
-                    pending = []
-                yield PoseScore(record.source, record.index, record.name, "error", message=f"cannot featurise: {exc}", record=record)
+                yield PoseScore(record.source, record.index, record.name, "error", message=error, record=record)
                 continue
             pending.append((record, graph))
             if len(pending) >= self.batch_size:
@@ -117,6 +104,17 @@ class Scorer:
                 pending = []
         if pending:
             yield from self._flush(pending)
+
+    def _graph_or_error(self, record: LigandRecord):
+        """(graph, None) for a usable record, (None, one-line reason) otherwise."""
+        if not record.ok:
+            return None, record.error or "unusable record"
+        try:
+            return self.graph(self.prepare(record.mol)), None
+        except InputError as exc:
+            return None, str(exc)
+        except Exception as exc:  # chemistry we did not foresee: report, keep going
+            return None, f"cannot featurise: {exc}"
 
     @torch.no_grad()
     def _flush(self, pending: list) -> Iterator[PoseScore]:
