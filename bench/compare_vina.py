@@ -6,10 +6,15 @@ metric code for each tool:
 * pdbbind-heldout: crystal + smina decoys of the held-out proteins (test and FEP-target parts
   of models/split.json): scoring and docking power;
 * fep: the 8 JACS FEP series (measured dG): ranking power;
-* dekois: DEKOIS 2.0 ACHE and PPARA docked actives vs a seeded sample of decoys: screening power.
+* dekois: DEKOIS 2.0 ACHE and PPARA docked actives vs a seeded sample of decoys: screening power;
+* xiap: 100 docked DUD-E XIAP actives with measured Kd/Ki/IC50 (a protein absent from training):
+  ranking power on a series nobody tuned on.
+Tools: each dockscore checkpoint, the heavy-atom count, a ligand-only ridge on RDKit descriptors
+(bench/ligand_only.py: what a model gets without reading the pocket), Vina score-only and Vina
+local-optimised (the pose relaxed in Vina's own field, RMSD label of the input pose kept).
 DUD-E fabp4/inha (undocked) are not included: they need docking first.
 
-    python bench/compare_vina.py [--max-decoys 200] [--skip-vina] [--out bench/results/comparison.json]
+    python bench/compare_vina.py [--model NAME=PATH ...] [--jobs 2] [--skip-vina] [--skip-local-opt]
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import random
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -42,7 +48,7 @@ def heavy_atom_scorer():
     return score_file
 
 
-def vina_scorer(padding: float = 12.0):
+def vina_scorer(padding: float = 12.0, local_opt: bool = False):
     from vina_peer import VinaPeer
 
     cache = {}
@@ -54,11 +60,37 @@ def vina_scorer(padding: float = 12.0):
             cache[protein] = VinaPeer.from_ligand_box(protein, [r.mol for r in records if r.ok], padding=padding)
         peer = cache[protein]
         for r in records:
-            kcal = peer.score_mol(r.mol) if r.ok else float("nan")
+            kcal = peer.score_mol(r.mol, local_opt=local_opt) if r.ok else float("nan")
             ok = kcal == kcal
             yield {"name": r.name, "index": r.index, "score": -kcal if ok else None, "status": "ok" if ok else "error",
                    "message": "" if ok else "vina failed", "props": r.props}
     return score_file
+
+
+def make_scorer(spec: tuple):
+    """Build a tool's ``score_file`` inside the worker process (closures do not pickle)."""
+    kind = spec[0]
+    if kind == "dockscore":
+        from dockscore.checkpoint import load_model
+        return dockscore_scorer(model=load_model(Path(spec[1])))
+    if kind == "heavy":
+        return heavy_atom_scorer()
+    if kind == "ligand_only":
+        from ligand_only import ligand_only_scorer
+        return ligand_only_scorer(spec[1])
+    if kind == "vina":
+        return vina_scorer(local_opt=spec[1])
+    raise ValueError(kind)
+
+
+def run_one(tool: str, spec: tuple, set_name: str, manifest: Path, prop, unit, rmsd_prop) -> tuple[str, str, dict]:
+    torch.set_num_threads(1)
+    t0 = time.time()
+    poses = run_benchmark(manifest, make_scorer(spec), prop, unit, rmsd_prop, on_error=lambda m: None)
+    metrics = compute_metrics(poses, n_boot=500)
+    out = {**headline(metrics), "seconds": time.time() - t0, "per_group_ranking": metrics.get("ranking", {}).get("per_group")}
+    print(set_name, tool, json.dumps(headline(metrics)), f"{out['seconds']:.0f} s", flush=True)
+    return set_name, tool, out
 
 
 def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0) -> dict[str, tuple[Path, str | None, str, str | None]]:
@@ -92,8 +124,11 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0) -> di
         rows.append(f"{folder / 'protein.pdb'},{folder / 'actives.sdf'},{t},actives")
         rows.append(f"{folder / 'protein.pdb'},{tmp / (t + '_decoys.sdf')},{t},inactives")
     (tmp / "dekois.csv").write_text("\n".join(rows) + "\n")
+    xiap = data / "dude" / "xiap"
+    (tmp / "xiap.csv").write_text(f"protein,ligands,group,kind\n{xiap / 'receptor_rdkit.pdb'},{xiap / 'actives_docked.sdf'},xiap,actives\n")
     return {"pdbbind-heldout": (tmp / "pdbbind.csv", "pK", "pK", "rmsd"),
             "fep": (tmp / "fep.csv", "r_exp_dg", "kcal/mol", None),
+            "xiap": (tmp / "xiap.csv", "act", "nM", None),
             "dekois": (tmp / "dekois.csv", None, "pK", None)}
 
 
@@ -110,31 +145,49 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--max-decoys", type=int, default=200)
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
+                        help="dockscore checkpoint to compare (repeatable; default: the two shipped models)")
     parser.add_argument("--skip-vina", action="store_true")
+    parser.add_argument("--skip-local-opt", action="store_true", help="Vina score-only, without its local-optimised run")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes (one tool on one set each; 1 thread each)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "comparison.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    tools = {"dockscore-e3": lambda: dockscore_scorer("e3"), "dockscore-se3": lambda: dockscore_scorer("se3"),
-             "heavy-atom count": heavy_atom_scorer}
+    models = dict(m.split("=", 1) for m in args.model) or {
+        "dockscore-e3": str(ROOT / "models" / "dockscore-e3.safetensors"),
+        "dockscore-se3": str(ROOT / "models" / "dockscore-se3.safetensors")}
+    tools: dict[str, tuple] = {name: ("dockscore", path) for name, path in models.items()}
+    tools["heavy-atom count"] = ("heavy",)
+    from ligand_only import fit_ligand_only
+    ridge, ridge_report = fit_ligand_only(args.data)
+    tools["ligand-only ridge"] = ("ligand_only", ridge)
     if not args.skip_vina:
-        tools["vina-1.2.7 score-only"] = vina_scorer
+        tools["vina-1.2.7 score-only"] = ("vina", False)
+        if not args.skip_local_opt:
+            tools["vina-1.2.7 local-opt"] = ("vina", True)
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         manifests = build_manifests(args.data, Path(tmp), args.max_decoys)
-        for set_name, (manifest, prop, unit, rmsd_prop) in manifests.items():
-            for tool, factory in tools.items():
-                t0 = time.time()
-                poses = run_benchmark(manifest, factory(), prop, unit, rmsd_prop, on_error=lambda m: None)
-                metrics = compute_metrics(poses, n_boot=500)
-                results.setdefault(set_name, {})[tool] = {**headline(metrics), "seconds": time.time() - t0,
-                                                          "per_group_ranking": metrics.get("ranking", {}).get("per_group")}
-                print(set_name, tool, json.dumps(headline(metrics)), f"{time.time() - t0:.0f} s", flush=True)
+        jobs = [(tool, spec, set_name, *m) for set_name, m in manifests.items() for tool, spec in tools.items()]
+        jobs.sort(key=lambda j: j[1][0] != "vina")  # the slow ones first
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            for set_name, tool, out in pool.map(run_one, *zip(*jobs)):
+                results.setdefault(set_name, {})[tool] = out
+    order = list(tools)
+    results = {s: {t: results[s][t] for t in order if t in results[s]} for s in manifests}
+    results["ligand-only ridge fit"] = {k: v for k, v in ridge_report.items() if k != "fep_series"}
+    results["_notes"] = {
+        "run": f"bench/compare_vina.py on {time.strftime('%Y-%m-%d')}, {args.jobs} worker processes, 1 thread each",
+        "vina": "receptor via obabel -xr (waters stripped), box = ligands of the row + 12 A; local-opt = Vina's own local "
+                "optimisation of the given pose, scored with the RMSD label of the input pose; failed poses (outside the box) count as not scored",
+        "ligand-only ridge": "ridge on ~200 RDKit 2D descriptors of the ligand, fitted on models/split.json train, penalty by val R",
+        "caveat": "pdbbind decoys were generated by smina (a Vina-like function): docking power is biased towards Vina"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     f = lambda x: "-" if x is None or x != x else f"{x:.3f}"  # noqa: E731
     print(f"\n{'set':<16}{'tool':<24}{'R':>7}{'rho':>7}{'dock+':>7}{'dock-':>7}{'EF1%':>7}{'AUC':>7}{'poses/s':>9}")
-    for set_name, by_tool in results.items():
-        for tool, h in by_tool.items():
+    for set_name in manifests:
+        for tool, h in results[set_name].items():
             rate = (h["n_scored"] or 0) / max(h["seconds"], 1e-9)
             print(f"{set_name:<16}{tool:<24}{f(h['scoring_R']):>7}{f(h['ranking_rho']):>7}{f(h['docking_incl']):>7}{f(h['docking_excl']):>7}"
                   f"{f(h['ef1']):>7}{f(h['auc']):>7}{rate:>9.1f}")

@@ -1,9 +1,13 @@
 """Finish a trained checkpoint for shipping: FEP-series evaluation (CPU), split file, model card.
 
     python bench/model_card.py CHECKPOINT METRICS_JSON --name dockscore-e3 [--command "..."]
+        [--tools "dockscore-e3,dockscore-se3,heavy-atom count,..."] [--seeds m1.json m2.json ...]
+        [--section "TITLE=file.md" ...]
 
 Copies the checkpoint to models/NAME.safetensors, adds the FEP-series figures to the metrics,
-writes models/NAME.metrics.json, models/split.json and models/NAME.md.
+writes models/NAME.metrics.json, models/split.json and models/NAME.md. The four-powers and
+FEP tables come from bench/results/comparison.json (one bench/compare_vina.py run); seed
+metrics files (other seeds of the same recipe) give mean and spread across seeds.
 """
 
 from __future__ import annotations
@@ -24,6 +28,26 @@ from dockscore.checkpoint import load_model  # noqa: E402
 from dockscore.train import evaluate_fep  # noqa: E402
 
 
+def seed_table(paths: list[Path]) -> str:
+    """Mean and standard deviation across training seeds of the held-out figures."""
+    import numpy as np
+
+    rows = {"val R (selection)": ("val", "pearson"), "test R": ("test", "pearson"), "fep_targets R": ("fep_targets", "pearson"),
+            "test docking top-1 (native excl.)": ("test", "docking_top1_native_excluded"),
+            "FEP-series mean rho": ("fep_series", None)}
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    seeds = [r["train_config"]["seed"] for r in reports]
+    lines = ["| figure | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± sd |", "|" + "---|" * (len(seeds) + 2)]
+    for title, (part, key) in rows.items():
+        vals = []
+        for r in reports:
+            m = r["metrics"].get(part, {})
+            vals.append(m.get("mean", {}).get("spearman") if key is None else m.get(key))
+        v = np.array([np.nan if x is None else x for x in vals], dtype=float)
+        lines.append(f"| {title} | " + " | ".join(f"{x:.3f}" for x in v) + f" | {np.nanmean(v):.3f} ± {np.nanstd(v, ddof=1) if len(v) > 1 else 0:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("checkpoint", type=Path)
@@ -32,6 +56,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--command", default="bench/train_gpu.sh OUTDIR 340")
     parser.add_argument("--section", action="append", default=[], help="TITLE=markdown file to append")
+    parser.add_argument("--comparison", type=Path, default=ROOT / "bench" / "results" / "comparison.json")
+    parser.add_argument("--tools", default=None, help="comma-separated tool columns of the comparison (default: all in it)")
+    parser.add_argument("--seeds", type=Path, nargs="*", default=[], help="metrics JSONs of the same recipe, other seeds")
     args = parser.parse_args()
     torch.set_num_threads(1)
     models = ROOT / "models"
@@ -45,12 +72,17 @@ def main() -> None:
     (models / "split.json").write_text(json.dumps(report["split"], indent=1))
     ref = json.loads((ROOT / "bench" / "results" / "vina_fep_reference.json").read_text())
     vina = {**ref["targets"], "mean": ref["mean_over_targets"]}
+    comparison = json.loads(args.comparison.read_text()) if args.comparison.exists() else None
+    tools = args.tools.split(",") if args.tools else (list(comparison["fep"]) if comparison else None)
     sections = {}
+    if args.seeds:
+        sections["Seeds (same recipe, same split)"] = seed_table([args.metrics] + list(args.seeds))
     for item in args.section:
         title, path = item.split("=", 1)
         sections[title] = Path(path).read_text()
     write_model_card(models / f"{args.name}.metrics.json", models / f"{args.name}.md",
-                     extra={"command": args.command, "vina_fep": vina, "sections": sections})
+                     extra={"command": args.command, "vina_fep": vina, "sections": sections,
+                            "comparison": comparison, "tools": tools})
     print((models / f"{args.name}.md").read_text())
 
 

@@ -152,8 +152,12 @@ def compute_metrics(poses: list[dict], n_boot: int = 1000) -> dict:
         rhos = {g: r for g, r in rhos.items() if r == r}
         if rhos:
             values = list(rhos.values())
-            out["ranking"] = {"mean_spearman": _mean(values), "ci95": _bootstrap(values, _mean, n_boot), "n_groups": len(values),
-                              "per_group": rhos}
+            if len(values) == 1:  # one series: resample its ligands, not the single group
+                only = by_group[next(iter(rhos))]
+                ci = _bootstrap([[v] for v in only], lambda s: _spearman(flat(s)), n_boot)
+            else:
+                ci = _bootstrap(values, _mean, n_boot)
+            out["ranking"] = {"mean_spearman": _mean(values), "ci95": ci, "n_groups": len(values), "per_group": rhos}
 
     # docking power
     dock_incl, dock_excl = [], []

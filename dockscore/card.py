@@ -10,6 +10,53 @@ def _f(x, digits: int = 3) -> str:
     return "n/a" if x is None or x != x else f"{x:.{digits}f}"
 
 
+def _losses(tcfg: dict, sym: str) -> str:
+    parts = ["Huber on pK of crystal poses",
+             "hinge ranking crystal > docked decoys / rigid moves" + (" / torsionally perturbed conformers" if tcfg.get("torsion_decoys") else "")
+             + " with RMSD > 2 A (margin grows with RMSD)"]
+    if tcfg.get("pose_weight"):
+        parts.append(f"listwise softmax over each complex's docked poses putting the mass on those within 2 A (weight {tcfg['pose_weight']}; docking power with the native excluded)")
+    if tcfg.get("group_weight"):
+        parts.append(f"Huber on score differences vs pK differences for pairs of complexes of the same protein in a batch (weight {tcfg['group_weight']}; ranking power)")
+    if sym == "se3":
+        parts.append("hinge crystal complex > its mirror image (keeps parity-odd channels alive)")
+    return "; ".join(parts) + "."
+
+
+POWERS = (("scoring (Pearson R)", "pdbbind-heldout", "scoring_R", "PDBbind test + FEP-target proteins, crystal poses"),
+          ("ranking (mean Spearman rho)", "fep", "ranking_rho", "JACS FEP, 8 series"),
+          ("docking (top-1 < 2 A, native excluded)", "pdbbind-heldout", "docking_excl", "smina decoys of the held-out complexes"),
+          ("docking (top-1 < 2 A, native included)", "pdbbind-heldout", "docking_incl", "same"),
+          ("screening EF1 %", "dekois", "ef1", "DEKOIS 2.0 ACHE + PPARA, 40 actives + 200 decoys each"),
+          ("screening ROC AUC", "dekois", "auc", "same"))
+CI_KEY = {"scoring_R": "scoring_ci", "ranking_rho": "ranking_ci", "docking_excl": "docking_ci_excl"}
+
+
+def comparison_table(comparison: dict, tools: list[str]) -> str:
+    """The four powers for several tools from one ``bench/compare_vina.py`` run; 95 % bootstrap CIs in brackets."""
+    head = "| power | data (held out) | " + " | ".join(tools) + " |"
+    lines = [head, "|" + "---|" * (len(tools) + 2)]
+    for title, set_name, key, data in POWERS:
+        cells = []
+        for tool in tools:
+            h = comparison.get(set_name, {}).get(tool, {})
+            ci = h.get(CI_KEY.get(key, ""), None)
+            cells.append(_f(h.get(key), 2) + (f" ({_f(ci[0], 2)} to {_f(ci[1], 2)})" if ci else ""))
+        lines.append(f"| {title} | {data} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def fep_table(comparison: dict, tools: list[str]) -> str:
+    """Per-series Spearman rho on the JACS FEP set for several tools from one comparison run."""
+    fep = comparison.get("fep", {})
+    series = list(next(iter(fep.values()))["per_group_ranking"]) if fep else []
+    lines = ["| series | " + " | ".join(tools) + " |", "|" + "---|" * (len(tools) + 1)]
+    for s in series:
+        lines.append(f"| {s} | " + " | ".join(_f(fep.get(t, {}).get("per_group_ranking", {}).get(s), 2) for t in tools) + " |")
+    lines.append("| **mean** | " + " | ".join(f"**{_f(fep.get(t, {}).get('ranking_rho'), 3)}**" for t in tools) + " |")
+    return "\n".join(lines)
+
+
 def write_model_card(metrics_path: Path, out: Path, extra: dict | None = None) -> str:
     """Render ``metrics_path`` (from :func:`dockscore.train.run_training`) plus ``extra`` sections as markdown."""
     report = json.loads(Path(metrics_path).read_text())
@@ -31,8 +78,7 @@ def write_model_card(metrics_path: Path, out: Path, extra: dict | None = None) -
         "(BACE1, CDK2, JNK1, MCL1, p38a, PTP1B, thrombin, TYK2) is held out (`fep_targets`); the other proteins are shuffled "
         "into train/val/test groups. Complex ids of each part: `models/split.json`.",
         f"- Sizes: train {len(split['train'])}, val {len(split['val'])} (epoch selection), test {len(split['test'])}, fep_targets {len(split['fep_targets'])}.",
-        "- Losses: Huber on pK of crystal poses; hinge ranking crystal > docked decoys / rigid perturbations with RMSD > 2 A (margin grows with RMSD)"
-        + ("; hinge crystal complex > its mirror image (keeps parity-odd channels alive)." if sym == "se3" else "."),
+        "- Losses: " + _losses(tcfg, sym),
         f"- Hyper-parameters: {json.dumps({k: v for k, v in tcfg.items() if k not in ('symmetry',)})}",
         f"- Architecture: {json.dumps(cfg)}",
         f"- Seed {tcfg['seed']}; best epoch {report['best_epoch']} of {report.get('epochs_run', tcfg['epochs'])} (by val Pearson R + val docking top-1).",
@@ -50,24 +96,15 @@ def write_model_card(metrics_path: Path, out: Path, extra: dict | None = None) -
         s = m[name]
         lines.append(f"| {name}{' (seen in training)' if name == 'train' else ''}{' (used for epoch selection)' if name == 'val' else ''} | {s['n']} | {_f(s['pearson'])} | {_f(s['spearman'])} | {_f(s['rmse'], 2)} [{_f(s.get('pK_std'), 2)}] | "
                      f"{_f(s['heavy_atom_pearson'])} | {_f(s['heavy_atom_spearman'])} | {_f(s.get('docking_top1_native_included'))} (n={s.get('docking_n', 0)}) | {_f(s.get('docking_top1_native_excluded'))} |")
-    fep = m.get("fep_series")
-    if fep:
-        lines += [
-            "",
-            "## FEP series ranking (JACS set, 8 targets; proteins held out of training)",
-            "",
-            "Spearman rho of score vs measured pK (= -dG/1.364) within each congeneric series.",
-            "",
-            "| target | n | dockscore | heavy-atom count | Vina (score-only) |",
-            "|---|---|---|---|---|",
-        ]
-        vina = extra.get("vina_fep", {})
-        for t, v in fep.items():
-            if t == "mean":
-                continue
-            lines.append(f"| {t} | {v['n']} | {_f(v['spearman'])} | {_f(v['heavy_atom_spearman'])} | {_f(vina.get(t, {}).get('vina_score_only_rho'))} |")
-        vm = vina.get("mean", {}).get("vina_score_only_rho")
-        lines.append(f"| **mean** | | **{_f(fep['mean']['spearman'])}** | {_f(fep['mean']['heavy_atom_spearman'])} | {_f(vm)} |")
+    comparison, tools = extra.get("comparison"), extra.get("tools")
+    if comparison and tools:
+        lines += ["", "## The four powers next to the baselines and Vina", "",
+                  "Same poses, same run (`bench/compare_vina.py`, `bench/results/comparison.json`); 95 % bootstrap intervals in brackets. "
+                  "The ligand-only ridge reads no protein: what it reaches is what a scorer can get from ligand chemistry alone.", "",
+                  comparison_table(comparison, tools), "",
+                  "## FEP series ranking (JACS set; proteins held out of training)", "",
+                  "Spearman rho of score vs measured pK (= -dG/1.364) within each congeneric series, same run.", "",
+                  fep_table(comparison, tools)]
     for title, body in extra.get("sections", {}).items():
         lines += ["", f"## {title}", "", body]
     text = "\n".join(lines) + "\n"

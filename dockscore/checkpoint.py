@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from dockscore.errors import InputError
-from dockscore.model import DockScoreModel, ModelConfig
+from dockscore.model import DockScoreEnsemble, DockScoreModel, ModelConfig
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -18,15 +18,19 @@ def default_model_path(symmetry: str) -> Path:
     return MODELS_DIR / f"dockscore-{symmetry}.safetensors"
 
 
-def save_model(model: DockScoreModel, path: str | Path, extra: dict | None = None) -> None:
+def save_model(model: DockScoreModel | DockScoreEnsemble, path: str | Path, extra: dict | None = None) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {"config": json.dumps(model.config.to_dict()), "extra": json.dumps(extra or {})}
+    if isinstance(model, DockScoreEnsemble):
+        metadata["members"] = str(len(model.members))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path), metadata=metadata)
 
 
-def load_model(path: str | Path | None = None, symmetry: str = "e3") -> DockScoreModel:
-    """Load a checkpoint (the shipped default for ``symmetry`` when ``path`` is None), in eval mode."""
+def load_model(path: str | Path | None = None, symmetry: str = "e3") -> DockScoreModel | DockScoreEnsemble:
+    """Load a checkpoint (the shipped default for ``symmetry`` when ``path`` is None), in eval mode.
+
+    A checkpoint with ``members`` in its metadata is a seed ensemble (mean of the members)."""
     from safetensors import safe_open
 
     path = Path(path) if path is not None else default_model_path(symmetry)
@@ -39,8 +43,11 @@ def load_model(path: str | Path | None = None, symmetry: str = "e3") -> DockScor
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error type for non-safetensors files
         raise InputError(f"{path}: not a dockscore checkpoint ({type(exc).__name__}: {exc})") from None
-    model = DockScoreModel(config)
-    state.setdefault("head.scale", torch.tensor(1.0))  # checkpoints written before calibration existed
+    if "members" in metadata:
+        model = DockScoreEnsemble([DockScoreModel(config) for _ in range(int(metadata["members"]))])
+    else:
+        model = DockScoreModel(config)
+        state.setdefault("head.scale", torch.tensor(1.0))  # checkpoints written before calibration existed
     model.load_state_dict(state)
     model.eval()
     model.name = path.stem  # type: ignore[attr-defined]

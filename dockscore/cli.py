@@ -367,7 +367,7 @@ def train(
     symmetry: str = typer.Option("e3", help="e3 or se3."),
     out: Path = typer.Option(Path("models"), help="Where to write the checkpoint and its metrics JSON."),
     epochs: int = typer.Option(30, help="Training epochs."),
-    seed: int = typer.Option(0, help="Seed for the split, initialisation and sampling."),
+    seed: int = typer.Option(0, help="Seed for initialisation and sampling (the protein-wise split always uses split seed 0)."),
     threads: int = typer.Option(1, help="Torch CPU threads."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     cache: Optional[Path] = typer.Option(None, help="Tensor cache of the parsed complexes (written if missing; read if present)."),
@@ -375,6 +375,11 @@ def train(
     lr: float = typer.Option(5e-4, help="Peak learning rate (AdamW, warm-up + cosine)."),
     ema: float = typer.Option(0.995, help="EMA decay of the evaluated/saved weights (0 = off)."),
     vectors: int = typer.Option(16, help="l=1 vector channels (0 = invariant l=0 network; e3 only)."),
+    pose_weight: float = typer.Option(1.0, help="Weight of the listwise near-native-docked-pose term (0 = off)."),
+    group_weight: float = typer.Option(1.0, help="Weight of the within-protein pK-difference term (0 = off)."),
+    torsion_decoys: bool = typer.Option(True, help="Torsionally perturbed conformers as negatives besides rigid moves."),
+    vina_prior: float = typer.Option(0.0, help="Weight of the fixed Vina-typed physics prior the network corrects (0 = off)."),
+    name: Optional[str] = typer.Option(None, help="Checkpoint name (default dockscore-SYMMETRY)."),
 ) -> None:
     """Train a model on PDBbind complexes (protein-wise split) and write it with its held-out metrics."""
     import torch
@@ -385,8 +390,9 @@ def train(
     torch.set_num_threads(max(1, threads))
     try:
         run_training(data, symmetry, out, epochs=epochs, seed=seed, log=console.print, device=device, cache=cache,
-                     time_budget_s=time_budget, model_config=ModelConfig(symmetry=symmetry, vectors=vectors),
-                     train_overrides={"lr": lr, "ema_decay": ema})
+                     time_budget_s=time_budget, model_config=ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior),
+                     name=name, train_overrides={"lr": lr, "ema_decay": ema, "pose_weight": pose_weight,
+                                                 "group_weight": group_weight, "torsion_decoys": torsion_decoys})
     except (InputError, FileNotFoundError, ValueError) as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)

@@ -164,3 +164,27 @@ def protein_features(protein: Protein) -> tuple[np.ndarray, np.ndarray]:
             x[i, OFF_DON] = float(element in ("N", "O"))
             x[i, OFF_ACC] = float(element in ("N", "O"))
     return x, radius
+
+
+# AutoDock Vina's X-Score atom typing, from the features above: a carbon with no N/O
+# neighbour and the halogens are hydrophobic; N/O donors and metals donate H-bonds (Vina
+# counts metals as donors); acceptors as perceived. Columns of :func:`xs_types`.
+XS_HYDROPHOBIC, XS_DONOR, XS_ACCEPTOR = range(3)
+_HALOGEN_SLOTS = [OFF_ELEM + ELEMENTS.index(e) for e in ("F", "CL", "BR", "I")]
+
+
+def xs_types(x, bond_index):
+    """(n, 3) float tensor: hydrophobic, donor, acceptor flags of heavy atoms with features ``x``
+    and covalent bonds ``bond_index`` (both directions)."""
+    import torch
+
+    carbon = x[:, OFF_ELEM + ELEMENTS.index("C")] > 0
+    hetero = (x[:, OFF_ELEM + ELEMENTS.index("N")] > 0) | (x[:, OFF_ELEM + ELEMENTS.index("O")] > 0)
+    hetero_bonded = torch.zeros(x.shape[0], dtype=torch.bool)
+    if bond_index.numel():
+        hetero_bonded.index_fill_(0, bond_index[1][hetero[bond_index[0]]], True)
+    halogen = (x[:, _HALOGEN_SLOTS] > 0).any(-1)
+    hydrophobic = (carbon & ~hetero_bonded) | halogen
+    donor = (x[:, OFF_DON] > 0) | (x[:, OFF_METAL] > 0)
+    acceptor = x[:, OFF_ACC] > 0
+    return torch.stack([hydrophobic, donor, acceptor], dim=-1).float()

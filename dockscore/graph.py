@@ -7,6 +7,7 @@ and builds edges, so ranking many poses against one receptor costs per-pose work
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ from rdkit import Chem
 from torch_geometric.data import Data
 
 from dockscore.errors import InputError
-from dockscore.features import BOND_TYPES, ligand_bonds, ligand_features, ligand_heavy_mol, protein_features
+from dockscore.features import BOND_TYPES, ligand_bonds, ligand_features, ligand_heavy_mol, protein_features, xs_types
 from dockscore.io.protein import Protein
 from dockscore.neighbors import radius_graph, radius_pairs
 
@@ -46,6 +47,11 @@ class PreparedProtein:
     radius: torch.Tensor
     bond_index: torch.Tensor  # (2, 2B) covalent neighbours (heavy atoms closer than COVALENT_CUTOFF)
 
+    @cached_property
+    def xs(self) -> torch.Tensor:
+        """Vina X-Score types (hydrophobic, donor, acceptor) per atom, for the physics prior."""
+        return xs_types(self.x, self.bond_index)
+
     @classmethod
     def from_protein(cls, protein: Protein) -> "PreparedProtein":
         x, radius = protein_features(protein)
@@ -71,6 +77,11 @@ class PreparedLigand:
         bond_index, bond_order = ligand_bonds(heavy)
         pos = torch.tensor(heavy.GetConformer().GetPositions(), dtype=torch.float32)
         return cls(heavy, torch.from_numpy(x), pos, torch.from_numpy(radius), torch.from_numpy(bond_index), torch.from_numpy(bond_order))
+
+    @cached_property
+    def xs(self) -> torch.Tensor:
+        """Vina X-Score types (hydrophobic, donor, acceptor) per atom, for the physics prior."""
+        return xs_types(self.x, self.bond_index)
 
     def with_positions(self, pos: torch.Tensor) -> "PreparedLigand":
         """Same chemistry, new coordinates (perturbed or optimised poses)."""
@@ -131,6 +142,7 @@ def build_complex_graph(protein: PreparedProtein, ligand: PreparedLigand, settin
         ligand_x=ligand.x,
         pos=torch.cat([ligand.pos, protein.pos[pocket]]),
         radius=torch.cat([ligand.radius, protein.radius[pocket]]),
+        xs=torch.cat([ligand.xs, protein.xs[pocket]]),
         is_ligand=is_ligand,
         pocket_atom=pocket,
         edge_index=edge_index,

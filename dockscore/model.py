@@ -42,6 +42,7 @@ class ModelConfig:
     pocket_cutoff: float = 8.0
     score_offset: float = 6.0  # pK at zero interaction; trained
     clash_weight: float = 1.0  # pK per A^2 of overlap beyond CLASH_ONSET (fixed, not trained)
+    vina_prior: float = 0.0  # weight of the fixed Vina-typed physics prior (0 = off); the network learns a correction to it
 
     def graph_settings(self) -> GraphSettings:
         return GraphSettings(pocket_cutoff=self.pocket_cutoff, contact_cutoff=self.contact_cutoff)
@@ -164,7 +165,24 @@ TERM_SIGNS = (1.0, 1.0, -1.0, 1.0, 1.0, -1.0)
 # of real complexes feel nothing; an interpenetrating pose never scores well, whatever the
 # learned repulsion weights settled to (pose optimisation needs this).
 CLASH_ONSET = 1.6
-TERM_NAMES = LEARNED_TERMS + ("hard_clash",)
+# And a fixed physics prior (weight ``ModelConfig.vina_prior``): AutoDock Vina's intermolecular
+# terms with Vina's own weights and X-Score typing (hydrophobic pairs, donor-acceptor pairs),
+# in pK units (kcal/mol / 1.364 at 298 K). The learned terms then model what Vina misses
+# (delta learning, as in deltaVinaRF); the prior carries Vina's pose sense to proteins the
+# ~550 training complexes never showed.
+VINA_WEIGHTS_KCAL = {"gauss1": -0.035579, "gauss2": -0.005156, "repulsion": 0.840245, "hydrophobic": -0.035069, "hbond": -0.587439}
+KCAL_PER_PK = 1.364
+TERM_NAMES = LEARNED_TERMS + ("hard_clash", "vina_prior")
+
+
+def vina_prior_energy(terms: torch.Tensor, xs_i: torch.Tensor, xs_j: torch.Tensor) -> torch.Tensor:
+    """Vina's typed pair energy in pK units (+ favourable) from :func:`interaction_terms` columns."""
+    w = VINA_WEIGHTS_KCAL
+    hydrophobic_pair = xs_i[:, 0] * xs_j[:, 0]
+    hbond_pair = torch.clamp(xs_i[:, 1] * xs_j[:, 2] + xs_i[:, 2] * xs_j[:, 1], max=1.0)
+    kcal = (w["gauss1"] * terms[:, 0] + w["gauss2"] * terms[:, 1] + w["repulsion"] * terms[:, 2]
+            + w["hydrophobic"] * terms[:, 3] * hydrophobic_pair + w["hbond"] * terms[:, 4] * hbond_pair)
+    return -kcal / KCAL_PER_PK
 
 
 def interaction_terms(d_s: torch.Tensor) -> torch.Tensor:
@@ -179,12 +197,13 @@ def interaction_terms(d_s: torch.Tensor) -> torch.Tensor:
 
 
 class PairInteractionHead(nn.Module):
-    """Score = offset + sum over ligand–protein pairs of sign_k * softplus(c_ijk) * term_k(d_s), plus the fixed hard-clash term."""
+    """Score = offset + sum over ligand–protein pairs of sign_k * softplus(c_ijk) * term_k(d_s), plus the fixed
+    hard-clash term and (when ``vina_prior`` > 0) the fixed Vina-typed prior."""
 
-    def __init__(self, F: int, rank: int, cutoff: float, offset: float, clash_weight: float = 1.0) -> None:
+    def __init__(self, F: int, rank: int, cutoff: float, offset: float, clash_weight: float = 1.0, vina_prior: float = 0.0) -> None:
         super().__init__()
         K = len(LEARNED_TERMS)
-        self.K, self.rank, self.cutoff, self.clash_weight = K, rank, cutoff, clash_weight
+        self.K, self.rank, self.cutoff, self.clash_weight, self.vina_prior = K, rank, cutoff, clash_weight, vina_prior
         self.ligand_proj = nn.Linear(F, K * rank)
         self.protein_proj = nn.Linear(F, K * rank)
         self.term_bias = nn.Parameter(torch.full((K,), -5.0))
@@ -193,7 +212,7 @@ class PairInteractionHead(nn.Module):
         # Linear calibration to pK fitted on training complexes after training (1 = none).
         self.register_buffer("scale", torch.tensor(1.0))
 
-    def pair_energies(self, s, pos, radius, pair_index):
+    def pair_energies(self, s, pos, radius, pair_index, xs=None):
         i, j = pair_index
         d = (pos[i] - pos[j]).norm(dim=-1)
         d_s = d - radius[i] - radius[j]
@@ -201,9 +220,16 @@ class PairInteractionHead(nn.Module):
         b = self.protein_proj(s).view(-1, self.K, self.rank)[j]
         weight = nn.functional.softplus((a * b).sum(-1) / math.sqrt(self.rank) + self.term_bias)
         switch = cosine_cutoff(d, self.cutoff)
-        terms = interaction_terms(d_s) * switch[:, None]
+        raw = interaction_terms(d_s)
+        terms = raw * switch[:, None]
         clash = -self.clash_weight * torch.relu(-d_s - CLASH_ONSET) ** 2 * switch
-        return torch.cat([weight * terms * self.signs, clash[:, None]], dim=-1)  # (P, K + 1), pK units
+        if self.vina_prior and xs is not None:
+            # Vina's own hard 8 A cutoff (pairs are already within it): the smooth switch would
+            # damp gauss2, whose reach (surface distance 3 +- 2 A) is most of Vina's attraction
+            prior = self.vina_prior * vina_prior_energy(raw * (d < self.cutoff)[:, None], xs[i], xs[j])
+        else:
+            prior = torch.zeros_like(clash)
+        return torch.cat([weight * terms * self.signs, clash[:, None], prior[:, None]], dim=-1)  # (P, K + 2), pK units
 
 
 class DockScoreModel(nn.Module):
@@ -221,7 +247,12 @@ class DockScoreModel(nn.Module):
         self.rbf = GaussianRBF(config.rbf, config.contact_cutoff)
         self.protein_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.protein_layers))
         self.ligand_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.layers))
-        self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset, config.clash_weight)
+        self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset, config.clash_weight, config.vina_prior)
+
+    @property
+    def offset(self) -> float:
+        """The score at zero interaction (pK): score = offset + sum of atom contributions."""
+        return float(self.head.offset)
 
     def _edge_geometry(self, pos, edge_index, edge_attr):
         src, dst = edge_index
@@ -265,10 +296,41 @@ class DockScoreModel(nn.Module):
         for layer in self.ligand_layers:
             s, v = layer(s, v, data.edge_index, edge_feat, weight, unit, update_index=lig)
 
-        energies = self.head.pair_energies(s, pos, data.radius, data.pair_index) * self.head.scale
+        energies = self.head.pair_energies(s, pos, data.radius, data.pair_index, getattr(data, "xs", None)) * self.head.scale
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(n, dtype=torch.long, device=pos.device)
         num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
         lig_atom = data.pair_index[0]
         atom_contrib = scatter_sum(energies.sum(-1), lig_atom, n)
         terms = scatter_sum(energies, batch[lig_atom], num_graphs)
         return {"score": terms.sum(-1) + self.head.offset, "atom_contrib": atom_contrib, "terms": terms}
+
+
+class DockScoreEnsemble(nn.Module):
+    """The mean of several models of one architecture (training seeds): same interface as one model.
+
+    Seeds of a recipe trained on ~550 complexes disagree by about as much as the held-out
+    differences one would like to read; their mean is steadier on proteins none of them saw.
+    ``encode_protein`` stacks the members' protein states along the feature axis so a scorer
+    still encodes each protein once; ``forward`` splits them and averages score, per-atom
+    contributions and term sums (each member is already calibrated to pK).
+    """
+
+    def __init__(self, members: list[DockScoreModel]) -> None:
+        super().__init__()
+        if not members or len({m.config for m in members}) != 1:
+            raise ValueError("an ensemble needs at least one member, all with the same config")
+        self.members = nn.ModuleList(members)
+        self.config = members[0].config
+
+    @property
+    def offset(self) -> float:
+        return float(sum(m.offset for m in self.members) / len(self.members))
+
+    def encode_protein(self, x, pos, bond_index):
+        states = [m.encode_protein(x, pos, bond_index) for m in self.members]
+        return torch.cat([s for s, _ in states], dim=1), torch.cat([v for _, v in states], dim=1)
+
+    def forward(self, data, protein_s: torch.Tensor, protein_v: torch.Tensor) -> dict[str, torch.Tensor]:
+        F, V = self.config.hidden, self.config.vectors
+        outs = [m(data, protein_s[:, k * F : (k + 1) * F], protein_v[:, k * V : (k + 1) * V]) for k, m in enumerate(self.members)]
+        return {key: torch.stack([o[key] for o in outs]).mean(0) for key in outs[0]}

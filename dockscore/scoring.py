@@ -20,7 +20,7 @@ from dockscore.errors import InputError
 from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein, build_complex_graph
 from dockscore.io.ligands import LigandRecord, iter_ligands, records_from_mols
 from dockscore.io.protein import Protein, read_protein
-from dockscore.model import TERM_NAMES, DockScoreModel
+from dockscore.model import TERM_NAMES, DockScoreEnsemble, DockScoreModel
 from dockscore.stereo import StereoReport, perceive
 
 SCORE_UNIT = "pK"
@@ -61,7 +61,7 @@ class Scorer:
         stereo: bool = True,
     ) -> None:
         self.stereo = stereo
-        self.model = model if isinstance(model, DockScoreModel) else load_model(model, symmetry=symmetry)
+        self.model = model if isinstance(model, (DockScoreModel, DockScoreEnsemble)) else load_model(model, symmetry=symmetry)
         self.model.eval()
         self.symmetry = self.model.config.symmetry
         self.model_name = getattr(self.model, "name", f"dockscore-{self.symmetry}")

@@ -3,8 +3,15 @@
 Losses (all in pK units):
 
 * affinity: Huber loss between the crystal pose's score and the measured pK;
-* pose ranking: the crystal pose must outscore docked decoys and rigidly perturbed copies
-  with RMSD > 2 A by a margin that grows with RMSD (docking power is trained, not hoped for);
+* pose ranking: the crystal pose must outscore docked decoys, rigidly moved copies and
+  torsionally perturbed conformers with RMSD > 2 A by a margin that grows with RMSD;
+* pose choice among docked poses (listwise): over each complex's docked decoys, a softmax of the
+  scores must put its mass on the poses within 2 A. This is docking power with the native pose
+  excluded, trained directly: a crystal pose differs from docked ones in ways no user's pose
+  will, so outscoring it alone does not teach which docked pose is right;
+* within-protein differences: for two complexes of the same protein (UniProt) in a batch, the
+  score difference must match the pK difference. Ranking a congeneric series is this task;
+  the absolute level of a protein's affinities is largely not learnable from ~550 structures;
 * se3 only, handedness: the crystal complex must outscore its mirror image (protein and ligand
   reflected). Real proteins are L; without this term nothing in the data asks the parity-odd
   channels to carry signal, and an SE(3) model would collapse to an E(3) one.
@@ -34,7 +41,7 @@ from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein, buil
 from dockscore.io.ligands import iter_ligands
 from dockscore.io.protein import read_protein
 from dockscore.metrics import pearson, spearman
-from dockscore.optimize import perturb_pose  # noqa: F401  (also used by tests and the bench)
+from dockscore.optimize import perturb_pose, perturb_torsions, torsions_from_bonds
 from dockscore.model import DockScoreModel, ModelConfig
 
 # UniProt ids of the 8 FEP-benchmark (JACS set) targets present in PDBbind: BACE1, CDK2, JNK1,
@@ -150,6 +157,10 @@ class TrainConfig:
     huber_delta: float = 1.0
     time_budget_s: float | None = None  # cap on training time; the LR schedule is fitted to it after epoch 0
     ema_decay: float = 0.0  # exponential moving average of weights (0 = off); evaluated and saved when on
+    pose_weight: float = 0.0  # listwise choice of the near-native docked pose (0 = off)
+    group_weight: float = 0.0  # within-protein pK differences (0 = off; batches then pair complexes of one protein)
+    torsion_decoys: bool = False  # torsionally perturbed conformers as negatives besides rigid moves
+    max_decoys: int = 8  # docked decoys per complex per step in the listwise term
 
 
 def _model_device(model) -> torch.device:
@@ -247,6 +258,54 @@ def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
     return out
 
 
+def _batches(train_set: list[Complex], config: TrainConfig, gen: torch.Generator) -> list[list[Complex]]:
+    """One epoch of batches. With the within-protein term on, complexes of one protein are
+    shuffled into pairs that stay in the same batch (so the term sees pairs at every step)."""
+    order = torch.randperm(len(train_set), generator=gen).tolist()
+    if not config.group_weight:
+        units = [[train_set[i]] for i in order]
+    else:
+        groups: dict[str, list[Complex]] = {}
+        for i in order:
+            groups.setdefault(train_set[i].uniprot, []).append(train_set[i])
+        units = [members[k : k + 2] for members in groups.values() for k in range(0, len(members), 2)]
+        units = [units[i] for i in torch.randperm(len(units), generator=gen).tolist()]
+    batches, current = [], []
+    for unit in units:
+        if current and len(current) + len(unit) > config.batch_complexes:
+            batches.append(current)
+            current = []
+        current = current + unit
+    return batches + ([current] if current else [])
+
+
+def _negatives(cx: Complex, config: TrainConfig, gen: torch.Generator, torsions: list) -> list[tuple[PreparedLigand, float]]:
+    """Poses the crystal pose must outscore: one far docked decoy (if any), a rigid move, and a
+    torsionally perturbed conformer when the ligand has rotors (else a second rigid move)."""
+    negatives = []
+    far = [(d, r) for d, r in cx.decoys if r > 2.0]
+    if far:
+        negatives.append(far[int(torch.randint(len(far), (1,), generator=gen))])
+    flexible = perturb_torsions(cx.ligand, gen, torsions) if config.torsion_decoys else None
+    if flexible is not None:
+        negatives.append(flexible)
+    while len(negatives) < (3 if config.torsion_decoys else 2):
+        negatives.append(perturb_pose(cx.ligand, gen))
+    return negatives
+
+
+def _listwise_decoys(cx: Complex, limit: int, gen: torch.Generator) -> list[tuple[PreparedLigand, float]]:
+    """Docked decoys for the listwise pose term: up to ``limit``, at least one within 2 A and one
+    beyond; none when the complex lacks either kind (nothing to choose between)."""
+    near = [d for d in cx.decoys if d[1] < 2.0]
+    far = [d for d in cx.decoys if d[1] >= 2.0]
+    if not near or not far:
+        return []
+    pick = lambda pool, k: [pool[i] for i in torch.randperm(len(pool), generator=gen)[:k].tolist()]  # noqa: E731
+    n_near = min(len(near), max(1, limit // 3))
+    return pick(near, n_near) + pick(far, limit - n_near)
+
+
 def train(complexes: list[Complex], split: dict, config: TrainConfig, model_config: ModelConfig, out: Path, log=print,
           device: str = "cpu") -> tuple[DockScoreModel, dict]:
     torch.manual_seed(config.seed)
@@ -258,7 +317,12 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
     mean_pk = float(np.mean([c.pK for c in train_set]))
     model_config = ModelConfig(**{**model_config.to_dict(), "symmetry": config.symmetry, "score_offset": mean_pk})
     model = DockScoreModel(model_config).to(device)
+    with torch.no_grad():  # start at the training mean pK, whatever the fixed terms (clash, Vina prior) add
+        start = predict(model, train_set[:128], with_decoys=False)["native"]
+        model.head.offset += mean_pk - float(np.mean(list(start.values())))
     settings = model_config.graph_settings()
+    torsions = {c.id: torsions_from_bonds(c.ligand.pos.shape[0], c.ligand.bond_index, c.ligand.bond_attr) if config.torsion_decoys else []
+                for c in train_set}
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / config.batch_complexes)
     planned_epochs = config.epochs
@@ -282,34 +346,30 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
     epoch = 0
     while epoch < planned_epochs:
         model.train()
-        order = torch.randperm(len(train_set), generator=gen).tolist()
         t0, total = time.time(), 0.0
-        for start in range(0, len(order), config.batch_complexes):
-            chunk = [train_set[i] for i in order[start : start + config.batch_complexes]]
-            items, pairs, native_idx = [], [], []  # pairs: (native item idx, negative item idx, margin)
+        for chunk in _batches(train_set, config, gen):
+            items, pairs, native_idx, lists = [], [], [], []  # pairs: (positive idx, negative idx, margin)
             for cx in chunk:
                 n_idx = len(items)
                 native_idx.append(n_idx)
                 items.append((cx, cx.ligand, False))
-                negatives = []
-                far = [(d, r) for d, r in cx.decoys if r > 2.0]
-                if far:
-                    negatives.append(far[int(torch.randint(len(far), (1,), generator=gen))])
-                for _ in range(2 - len(negatives)):
-                    negatives.append(perturb_pose(cx.ligand, gen))
-                for pose, rmsd in negatives:
+                for pose, rmsd in _negatives(cx, config, gen, torsions[cx.id]):
                     # a perturbation can carry the ligand out of the pocket: no graph, no lesson
                     if rmsd > 2.0 and float(torch.cdist(pose.pos, cx.protein.pos).min()) < settings.pocket_cutoff - 1.0:
                         pairs.append((n_idx, len(items), min(rmsd, 6.0) / 4.0))
                         items.append((cx, pose, False))
+                if config.pose_weight:
+                    chosen = _listwise_decoys(cx, config.max_decoys, gen)
+                    if chosen:
+                        lists.append((len(items), [r < 2.0 for _, r in chosen]))
+                        items.extend((cx, pose, False) for pose, _ in chosen)
                 if config.symmetry == "se3":
                     pairs.append((n_idx, len(items), 1.0 * config.mirror_weight / max(config.rank_weight, 1e-9)))
                     items.append((cx, cx.ligand, True))
             batch, ps, pv = _encode_and_graphs(model, items, settings)
             scores = model(batch, ps, pv)["score"]
-            natives = torch.tensor(native_idx)
             dev = scores.device
-            natives = natives.to(dev)
+            natives = torch.tensor(native_idx, device=dev)
             targets = torch.tensor([items[i][0].pK for i in native_idx], device=dev)
             loss = torch.nn.functional.huber_loss(scores[natives], targets, delta=config.huber_delta)
             if pairs:
@@ -317,6 +377,20 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
                 b = torch.tensor([p[1] for p in pairs], device=dev)
                 margin = torch.tensor([p[2] for p in pairs], device=dev)
                 loss = loss + config.rank_weight * torch.relu(scores[b] - scores[a] + margin).mean()
+            if lists:
+                terms = []
+                for first, near in lists:
+                    logits = scores[first : first + len(near)]
+                    mask = torch.tensor(near, device=dev)
+                    terms.append(torch.logsumexp(logits, 0) - torch.logsumexp(logits[mask], 0))
+                loss = loss + config.pose_weight * torch.stack(terms).mean()
+            if config.group_weight:
+                same = [(i, j) for i in range(len(chunk)) for j in range(i + 1, len(chunk)) if chunk[i].uniprot == chunk[j].uniprot]
+                if same:
+                    i = natives[torch.tensor([p[0] for p in same], device=dev)]
+                    j = natives[torch.tensor([p[1] for p in same], device=dev)]
+                    target_diff = targets[[p[0] for p in same]] - targets[[p[1] for p in same]]
+                    loss = loss + config.group_weight * torch.nn.functional.huber_loss(scores[i] - scores[j], target_diff, delta=config.huber_delta)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

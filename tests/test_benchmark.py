@@ -43,6 +43,16 @@ def test_metrics_of_a_perfect_and_an_inverted_scorer():
     assert compute_metrics(inverted, n_boot=50)["ranking"]["mean_spearman"] == pytest.approx(-1.0)
 
 
+def test_one_series_gets_a_ligand_bootstrap_interval():
+    gen = torch.Generator().manual_seed(0)
+    activity = torch.randn(40, generator=gen)
+    noisy = activity + torch.randn(40, generator=gen)
+    poses = [pose("only", "actives", f"l{k}", score=float(noisy[k]), activity=float(activity[k]), row=0) for k in range(40)]
+    ranking = compute_metrics(poses, n_boot=200)["ranking"]
+    low, high = ranking["ci95"]
+    assert ranking["n_groups"] == 1 and low < ranking["mean_spearman"] < high and high - low > 0.05
+
+
 def test_ties_give_no_docking_credit_from_file_order():
     poses = [pose("g", "decoys", "x", score=5.0, rmsd=r) for r in (1.0, 3.0, 4.0, 5.0)]
     assert compute_metrics(poses, n_boot=10)["docking"]["top1_native_excluded"] == pytest.approx(0.25)

@@ -67,7 +67,7 @@ def test_atom_contributions_sum_to_the_score(scorers, crystal_1s3v, symmetry):
     scorer = scorers[symmetry]
     result = scorer.score_mols([crystal_1s3v])[0]
     assert len(result.atom_contrib) == crystal_1s3v.GetNumHeavyAtoms()
-    offset = float(scorer.model.head.offset)
+    offset = scorer.model.offset
     assert sum(result.atom_contrib) + offset == pytest.approx(result.score, abs=1e-3)
     assert sum(result.terms.values()) + offset == pytest.approx(result.score, abs=1e-3)
 
@@ -120,3 +120,41 @@ def test_scoring_streams_records_lazily(scorers, crystal_1s3v):
     first = [next(stream) for _ in range(3)]
     assert all(r.status == "ok" for r in first)
     assert len(consumed) <= scorer.batch_size + 1
+
+
+def test_vina_typing_of_ligand_atoms():
+    """X-Score types as Vina assigns them: C without N/O neighbours and halogens are hydrophobic."""
+    from dockscore.features import XS_ACCEPTOR, XS_DONOR, XS_HYDROPHOBIC
+    from dockscore.graph import PreparedLigand
+    from rdkit.Chem import AllChem
+
+    mol = Chem.AddHs(Chem.MolFromSmiles("Clc1ccc(cc1)C(=O)NCCO"))
+    AllChem.EmbedMolecule(mol, randomSeed=0)
+    ligand = PreparedLigand.from_mol(mol)
+    xs = ligand.xs.bool()
+    symbols = [a.GetSymbol() for a in ligand.heavy.GetAtoms()]
+    for atom in ligand.heavy.GetAtoms():
+        i, neighbours = atom.GetIdx(), {n.GetSymbol() for n in atom.GetNeighbors()}
+        if atom.GetSymbol() == "C":
+            assert bool(xs[i, XS_HYDROPHOBIC]) == (not neighbours & {"N", "O"}), i
+        if atom.GetSymbol() == "Cl":
+            assert xs[i, XS_HYDROPHOBIC]
+    amide_n = next(a.GetIdx() for a in ligand.heavy.GetAtoms() if a.GetSymbol() == "N")
+    hydroxyl = next(a.GetIdx() for a in ligand.heavy.GetAtoms() if a.GetSymbol() == "O" and a.GetTotalNumHs() == 1)
+    assert xs[amide_n, XS_DONOR] and xs[hydroxyl, XS_DONOR] and xs[hydroxyl, XS_ACCEPTOR]
+    assert symbols.count("O") == int(xs[:, XS_ACCEPTOR].sum())
+
+
+def test_vina_prior_is_one_term_of_the_score(crystal_1s3v):
+    """With the prior on, its column is Vina-shaped (favourable for a crystal pose) and part of the sum; off, it is zero."""
+    from dockscore.model import DockScoreModel, ModelConfig
+
+    results = {}
+    for weight in (0.0, 1.0):
+        torch.manual_seed(0)  # same learned weights; only the prior differs
+        model = DockScoreModel(ModelConfig(hidden=16, vectors=4, layers=1, protein_layers=1, vina_prior=weight)).eval()
+        results[weight] = Scorer(PROTEIN_1S3V, model=model, stereo=False).score_mols([crystal_1s3v])[0]
+    assert results[0.0].terms["vina_prior"] == 0.0
+    prior = results[1.0].terms["vina_prior"]
+    assert 3.0 < prior < 12.0  # a drug-sized crystal ligand: Vina's intermolecular energy of -4 to -16 kcal/mol
+    assert results[1.0].score - results[0.0].score == pytest.approx(prior, abs=1e-3)

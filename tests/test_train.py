@@ -8,8 +8,14 @@ from dockscore.checkpoint import load_model, save_model
 from dockscore.graph import PreparedLigand, PreparedProtein
 from dockscore.io.ligands import iter_ligands
 from dockscore.io.protein import read_protein
-from dockscore.model import ModelConfig
-from dockscore.train import Complex, TrainConfig, calibrate, evaluate, perturb_pose, save_complexes, load_complexes, split_by_protein, train
+from dockscore.model import DockScoreEnsemble, DockScoreModel, ModelConfig
+import pytest
+from rdkit import Chem
+from rdkit.Chem import AllChem
+
+from dockscore.optimize import perturb_torsions, rotatable_torsions, torsions_from_bonds
+from dockscore.train import (Complex, TrainConfig, _batches, _listwise_decoys, calibrate, evaluate, load_complexes, perturb_pose,
+                             save_complexes, split_by_protein, train)
 
 from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V
 
@@ -40,7 +46,7 @@ def test_split_keeps_proteins_together_and_holds_out_fep_targets():
 def test_training_round_trip(tmp_path):
     complexes = tiny_complexes()
     split = {"train": [c.id for c in complexes[:4]], "val": [c.id for c in complexes[4:]], "test": [], "fep_targets": []}
-    config = TrainConfig(symmetry="se3", epochs=1, batch_complexes=2, ema_decay=0.9)
+    config = TrainConfig(symmetry="se3", epochs=1, batch_complexes=2, ema_decay=0.9, pose_weight=1.0, group_weight=1.0, torsion_decoys=True)
     model, info = train(complexes, split, config, ModelConfig(symmetry="se3", hidden=16, vectors=4, layers=1, protein_layers=1), tmp_path)
     assert info["epochs_run"] == 1 and all(torch.isfinite(torch.tensor(h["loss"])) for h in info["history"])
     cal = calibrate(model, complexes[:4])
@@ -57,3 +63,81 @@ def test_training_round_trip(tmp_path):
     save_complexes(complexes[:2], cache)
     loaded = load_complexes(cache)
     assert torch.equal(loaded[0].protein.x, complexes[0].protein.x) and len(loaded[1].decoys) == 3
+
+
+def flexible_ligand(smiles: str = "OC(=O)c1ccc(OCCN2CCCC2)cc1CCc1ccccn1", seed: int = 1) -> PreparedLigand:
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    AllChem.EmbedMolecule(mol, randomSeed=seed)
+    return PreparedLigand.from_mol(mol)
+
+
+def test_bond_graph_torsions_are_the_acyclic_single_bonds():
+    ligand = flexible_ligand()
+    graph = {tuple(sorted(t.axis)) for t in torsions_from_bonds(ligand.pos.shape[0], ligand.bond_index, ligand.bond_attr)}
+    smarts = {tuple(sorted(t.axis)) for t in rotatable_torsions(ligand.heavy)}
+    assert smarts <= graph  # the graph rule is the SMARTS rule without its amide/CF3 exceptions
+    for a, b in graph:
+        bond = ligand.heavy.GetBondBetweenAtoms(a, b)
+        assert bond.GetBondType() == Chem.BondType.SINGLE and not bond.IsInRing()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_torsional_decoys_keep_covalent_geometry(seed):
+    ligand = flexible_ligand()
+    torsions = torsions_from_bonds(ligand.pos.shape[0], ligand.bond_index, ligand.bond_attr)
+    out = perturb_torsions(ligand, torch.Generator().manual_seed(seed), torsions, tries=50)
+    assert out is not None
+    pose, rmsd = out
+    # bond lengths and 1-3 distances (bond angles) unchanged; rings rigid
+    d0, d1 = torch.cdist(ligand.pos, ligand.pos), torch.cdist(pose.pos, pose.pos)
+    adjacency = torch.zeros_like(d0, dtype=torch.bool)
+    adjacency[ligand.bond_index[0], ligand.bond_index[1]] = True
+    within_two = adjacency | ((adjacency.float() @ adjacency.float()) > 0)
+    assert (d0[within_two] - d1[within_two]).abs().max() < 1e-3
+    assert abs(rmsd - float(((pose.pos - ligand.pos) ** 2).sum(-1).mean().sqrt())) < 1e-5
+    ring = Chem.GetSymmSSSR(ligand.heavy)[0]
+    idx = torch.tensor(list(ring))
+    assert (d0[idx][:, idx] - d1[idx][:, idx]).abs().max() < 1e-3
+    # no new intramolecular clash between atoms more than three bonds apart
+    far = torch.tensor(Chem.GetDistanceMatrix(ligand.heavy)) > 3
+    assert d1[far].min() >= 2.6 - 1e-4
+
+
+def test_batches_cover_every_complex_once_and_keep_protein_pairs_together():
+    complexes = tiny_complexes()
+    gen = torch.Generator().manual_seed(0)
+    batches = _batches(complexes, TrainConfig(batch_complexes=3, group_weight=1.0), gen)
+    assert sorted(c.id for b in batches for c in b) == sorted(c.id for c in complexes)
+    assert all(len(b) <= 3 for b in batches)
+    for protein in {c.uniprot for c in complexes}:
+        members = [i for i, b in enumerate(batches) for c in b if c.uniprot == protein]
+        assert len(members) < 2 or len(set(members)) < len(members)  # at least one same-protein pair shares a batch
+
+
+def test_listwise_decoys_offer_a_choice():
+    cx = tiny_complexes()[0]
+    chosen = _listwise_decoys(cx, 8, torch.Generator().manual_seed(0))
+    assert any(r < 2 for _, r in chosen) and any(r >= 2 for _, r in chosen)
+    cx.decoys = [d for d in cx.decoys if d[1] >= 2]
+    assert _listwise_decoys(cx, 8, torch.Generator().manual_seed(0)) == []
+
+
+def test_seed_ensemble_is_the_mean_of_its_members_and_round_trips(tmp_path):
+    from dockscore.scoring import Scorer
+
+    config = ModelConfig(hidden=16, vectors=4, layers=1, protein_layers=1)
+    members = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        members.append(DockScoreModel(config).eval())
+    ensemble = DockScoreEnsemble(members).eval()
+    mol = next(iter_ligands(LIGAND_1S3V)).mol
+    scores = [Scorer(PROTEIN_1S3V, model=m, stereo=False).score_mols([mol])[0] for m in members]
+    mean = Scorer(PROTEIN_1S3V, model=ensemble, stereo=False).score_mols([mol])[0]
+    assert mean.score == pytest.approx(sum(s.score for s in scores) / 3, abs=1e-4)
+    assert sum(mean.atom_contrib) + ensemble.offset == pytest.approx(mean.score, abs=1e-3)
+    path = tmp_path / "ens.safetensors"
+    save_model(ensemble, path)
+    again = load_model(path)
+    assert isinstance(again, DockScoreEnsemble) and len(again.members) == 3
+    assert Scorer(PROTEIN_1S3V, model=again, stereo=False).score_mols([mol])[0].score == pytest.approx(mean.score, abs=1e-5)
