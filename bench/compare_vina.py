@@ -67,12 +67,41 @@ def vina_scorer(padding: float = 12.0, local_opt: bool = False):
     return score_file
 
 
+def dockscore_local_opt_scorer(model_path: str, steps: int = 30):
+    """dockscore's counterpart of Vina local-opt: each pose relaxed in the model's own field
+    (rigid body + torsions, `dockscore minimize`), scored there; the RMSD label of the input pose is kept."""
+    from dockscore.checkpoint import load_model
+    from dockscore.errors import InputError
+    from dockscore.optimize import optimize_pose
+    from dockscore.scoring import Scorer
+
+    model, cache = load_model(Path(model_path)), {}
+
+    def score_file(protein, ligands):
+        if protein not in cache:
+            cache.clear()
+            cache[protein] = Scorer(protein, model=model, stereo=False)
+        scorer = cache[protein]
+        for r in iter_ligands(ligands):
+            score, message = None, r.error or ""
+            if r.ok:
+                try:
+                    score = optimize_pose(scorer, scorer.prepare(r.mol), steps=steps).score
+                except InputError as exc:
+                    message = str(exc)
+            yield {"name": r.name, "index": r.index, "score": score, "status": "ok" if score is not None else "error",
+                   "message": message, "props": r.props}
+    return score_file
+
+
 def make_scorer(spec: tuple):
     """Build a tool's ``score_file`` inside the worker process (closures do not pickle)."""
     kind = spec[0]
     if kind == "dockscore":
         from dockscore.checkpoint import load_model
         return dockscore_scorer(model=load_model(Path(spec[1])))
+    if kind == "dockscore-local-opt":
+        return dockscore_local_opt_scorer(spec[1])
     if kind == "heavy":
         return heavy_atom_scorer()
     if kind == "ligand_only":
@@ -147,6 +176,8 @@ def main() -> None:
     parser.add_argument("--max-decoys", type=int, default=200)
     parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                         help="dockscore checkpoint to compare (repeatable; default: the two shipped models)")
+    parser.add_argument("--local-opt-model", default=None, metavar="NAME=PATH",
+                        help="also score every pose after relaxing it in this dockscore model's field (slow)")
     parser.add_argument("--skip-vina", action="store_true")
     parser.add_argument("--skip-local-opt", action="store_true", help="Vina score-only, without its local-optimised run")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (one tool on one set each; 1 thread each)")
@@ -157,6 +188,9 @@ def main() -> None:
         "dockscore-e3": str(ROOT / "models" / "dockscore-e3.safetensors"),
         "dockscore-se3": str(ROOT / "models" / "dockscore-se3.safetensors")}
     tools: dict[str, tuple] = {name: ("dockscore", path) for name, path in models.items()}
+    if args.local_opt_model:
+        name, path = args.local_opt_model.split("=", 1)
+        tools[f"{name} local-opt"] = ("dockscore-local-opt", path)
     tools["heavy-atom count"] = ("heavy",)
     from ligand_only import fit_ligand_only
     ridge, ridge_report = fit_ligand_only(args.data)
@@ -169,7 +203,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         manifests = build_manifests(args.data, Path(tmp), args.max_decoys)
         jobs = [(tool, spec, set_name, *m) for set_name, m in manifests.items() for tool, spec in tools.items()]
-        jobs.sort(key=lambda j: j[1][0] != "vina")  # the slow ones first
+        jobs.sort(key=lambda j: j[1][0] not in ("vina", "dockscore-local-opt"))  # the slow ones first
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for set_name, tool, out in pool.map(run_one, *zip(*jobs)):
                 results.setdefault(set_name, {})[tool] = out

@@ -6,7 +6,7 @@ whose crystal ligand is chiral: optimise the crystal form and its enantiomer und
 one symmetry mode per call. With --vina, AutoDock Vina (score-only) scores the same optimised
 pose pairs. Also reports the p38 pair of the FEP set (3fmk, 3fmh).
 
-    python bench/enantiomer_recovery.py --symmetry e3 se3 [--vina] [--limit N] --out bench/results/enantiomers.json
+    python bench/enantiomer_recovery.py --symmetry e3 se3 [--vina] [--jobs 2] [--limit N] --out bench/results/enantiomers.json
 
 With several modes, one run evaluates each mode on the same ligands (and Vina on each mode's pairs).
 """
@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,19 +41,38 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--vina", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--jobs", type=int, default=1, help="one process per mode (1 thread each)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     split = json.loads((ROOT / "models" / "split.json").read_text())
     ids = [(name, i) for name in ("test", "fep_targets", "val") for i in split[name]]
-    report = {}
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        summaries = list(pool.map(evaluate_mode, args.symmetry, [ids] * len(args.symmetry), [args] * len(args.symmetry)))
+    report = dict(zip(args.symmetry, summaries))
     for symmetry in args.symmetry:
-        report[symmetry] = evaluate_mode(symmetry, ids, args)
         print(json.dumps({k: v for k, v in report[symmetry].items() if k != "rows"}, indent=1), flush=True)
+    if {"e3", "se3"} <= set(report):
+        report["mcnemar_se3_vs_e3"] = mcnemar(report["e3"]["rows"], report["se3"]["rows"])
+        print(json.dumps(report["mcnemar_se3_vs_e3"]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
 
 
+def mcnemar(rows_a: list[dict], rows_b: list[dict]) -> dict:
+    """Exact McNemar test on the ligands both modes compared: does B recover the crystal hand more often than A?"""
+    from scipy.stats import binomtest
+
+    a = {r["id"]: r["recovered"] for r in rows_a}
+    b = {r["id"]: r["recovered"] for r in rows_b}
+    common = sorted(set(a) & set(b))
+    only_b = sum(b[i] and not a[i] for i in common)
+    only_a = sum(a[i] and not b[i] for i in common)
+    p = binomtest(only_b, only_b + only_a, 0.5).pvalue if only_a + only_b else 1.0
+    return {"n": len(common), "second_only_right": only_b, "first_only_right": only_a, "p_two_sided": float(p)}
+
+
 def evaluate_mode(symmetry: str, ids, args) -> dict:
+    torch.set_num_threads(1)
     rows, t_start = [], time.time()
     for name, cid in ids:
         folder = args.data / "pdbbind" / cid

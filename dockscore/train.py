@@ -193,19 +193,23 @@ def _encode_and_graphs(model, items, settings):
 
 
 @torch.no_grad()
-def predict(model: DockScoreModel, complexes: list[Complex], with_decoys: bool = True) -> dict:
-    """Scores of crystal poses and decoys, for evaluation."""
+def predict(model: DockScoreModel, complexes: list[Complex], with_decoys: bool = True, with_mirror: bool = False) -> dict:
+    """Scores of crystal poses and decoys (and of the mirror-image complexes), for evaluation."""
     model.eval()
     settings = model.config.graph_settings()
-    native, decoys = {}, {}
+    native, decoys, mirror = {}, {}, {}
     for cx in complexes:
         items = [(cx, cx.ligand, False)] + ([(cx, d, False) for d, _ in cx.decoys] if with_decoys else [])
+        if with_mirror:
+            items.append((cx, cx.ligand, True))
         batch, ps, pv = _encode_and_graphs(model, items, settings)
         scores = model(batch, ps, pv)["score"].tolist()
         native[cx.id] = scores[0]
+        if with_mirror:
+            mirror[cx.id] = scores.pop()
         if with_decoys and cx.decoys:
             decoys[cx.id] = list(zip(scores[1:], [r for _, r in cx.decoys]))
-    return {"native": native, "decoys": decoys}
+    return {"native": native, "decoys": decoys, "mirror": mirror}
 
 
 @torch.no_grad()
@@ -228,7 +232,8 @@ def calibrate(model: DockScoreModel, complexes: list[Complex]) -> dict:
 
 def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
     """Scoring power (Pearson R, Spearman, RMSE vs pK) and docking power (top-1 < 2 A) on a set."""
-    pred = predict(model, complexes)
+    se3 = model.config.symmetry == "se3"
+    pred = predict(model, complexes, with_mirror=se3)
     ids = [c.id for c in complexes]
     y = [c.pK for c in complexes]
     p = [pred["native"][i] for i in ids]
@@ -242,6 +247,17 @@ def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
         "heavy_atom_pearson": pearson(hac, y),
         "heavy_atom_spearman": spearman(hac, y),
     }
+    by_protein: dict[str, list[int]] = {}
+    for k, c in enumerate(complexes):
+        by_protein.setdefault(c.uniprot, []).append(k)
+    rhos = [spearman([p[k] for k in ks], [y[k] for k in ks]) for ks in by_protein.values() if len(ks) >= 4]
+    rhos = [r for r in rhos if r == r]
+    if rhos:  # ranking power: complexes of one protein ranked against each other (what a congeneric series asks)
+        out["ranking_mean_spearman"], out["ranking_n_proteins"] = float(np.mean(rhos)), len(rhos)
+    if se3:  # handedness: does the real (L-protein) complex outscore its mirror image?
+        gaps = [pred["native"][i] - pred["mirror"][i] for i in ids]
+        out["mirror_win_rate"] = float(np.mean([g > 0 for g in gaps]))
+        out["mirror_mean_gap"] = float(np.mean(gaps))
     incl, excl, n_dock = 0, 0, 0
     for cx in complexes:
         if cx.id not in pred["decoys"]:
@@ -324,7 +340,7 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
     torsions = {c.id: torsions_from_bonds(c.ligand.pos.shape[0], c.ligand.bond_index, c.ligand.bond_attr) if config.torsion_decoys else []
                 for c in train_set}
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train_set) / config.batch_complexes)
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_complexes)  # nominal, for the LR schedule
     planned_epochs = config.epochs
     step = 0
 
@@ -347,7 +363,8 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
     while epoch < planned_epochs:
         model.train()
         t0, total = time.time(), 0.0
-        for chunk in _batches(train_set, config, gen):
+        batches = _batches(train_set, config, gen)
+        for chunk in batches:
             items, pairs, native_idx, lists = [], [], [], []  # pairs: (positive idx, negative idx, margin)
             for cx in chunk:
                 n_idx = len(items)
@@ -402,10 +419,17 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
             total += float(loss.detach())
         metrics = evaluate(scored(), val_set)
         # NaN (a validation set too small for a correlation) counts as 0, never as "better"
-        selection = float(np.nan_to_num(metrics["pearson"])) + float(np.nan_to_num(metrics.get("docking_top1_native_excluded", 0.0)))
-        history.append({"epoch": epoch, "loss": total / steps_per_epoch, **metrics, "seconds": time.time() - t0})
-        log(f"epoch {epoch}: loss {total / steps_per_epoch:.3f} val R {metrics['pearson']:.3f} rho {metrics['spearman']:.3f} "
-            f"dock {metrics.get('docking_top1_native_excluded', float('nan')):.2f} ({time.time() - t0:.0f} s)")
+        # Selection on the validation proteins by the powers a user relies on: scoring (R), ranking
+        # within a protein (mean Spearman over proteins with >= 4 complexes) and docking (top-1, native
+        # excluded). SE(3): an epoch whose parity-odd channels cannot tell the real complex from its mirror is not an SE(3) model
+        selection = (float(np.nan_to_num(metrics["pearson"])) + float(np.nan_to_num(metrics.get("ranking_mean_spearman", 0.0)))
+                     + float(np.nan_to_num(metrics.get("docking_top1_native_excluded", 0.0))) + float(metrics.get("mirror_win_rate", 0.0)))
+        history.append({"epoch": epoch, "loss": total / len(batches), **metrics, "seconds": time.time() - t0})
+        log(f"epoch {epoch}: loss {total / len(batches):.3f} val R {metrics['pearson']:.3f} rho {metrics['spearman']:.3f} "
+            f"within-protein rho {metrics.get('ranking_mean_spearman', float('nan')):.3f} "
+            f"dock {metrics.get('docking_top1_native_excluded', float('nan')):.2f}"
+            + (f" mirror {metrics['mirror_win_rate']:.2f} gap {metrics['mirror_mean_gap']:.2f}" if "mirror_win_rate" in metrics else "")
+            + f" ({time.time() - t0:.0f} s)")
         if best_state is None or selection > best:
             best, best_state = selection, {k: v.clone() for k, v in scored().state_dict().items()}
             best_epoch = epoch
