@@ -28,23 +28,23 @@ from dockscore.checkpoint import load_model  # noqa: E402
 from dockscore.train import evaluate_fep  # noqa: E402
 
 
-def seed_table(paths: list[Path]) -> str:
-    """Mean and standard deviation across training seeds of the held-out figures."""
+def seed_table(members: list[tuple[int, dict]], ensemble: dict | None = None) -> str:
+    """Held-out figures per training seed, their mean and standard deviation, and the ensemble's."""
     import numpy as np
 
-    rows = {"val R (selection)": ("val", "pearson"), "test R": ("test", "pearson"), "fep_targets R": ("fep_targets", "pearson"),
+    rows = {"val R (selection)": ("val", "pearson"), "val within-protein rho (selection)": ("val", "ranking_mean_spearman"),
+            "test R": ("test", "pearson"), "test within-protein rho": ("test", "ranking_mean_spearman"),
+            "fep_targets R": ("fep_targets", "pearson"),
             "test docking top-1 (native excl.)": ("test", "docking_top1_native_excluded"),
             "FEP-series mean rho": ("fep_series", None)}
-    reports = [json.loads(Path(p).read_text()) for p in paths]
-    seeds = [r["train_config"]["seed"] for r in reports]
-    lines = ["| figure | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± sd |", "|" + "---|" * (len(seeds) + 2)]
+    pick = lambda m, part, key: (m.get(part, {}).get("mean", {}).get("spearman") if key is None else m.get(part, {}).get(key))  # noqa: E731
+    head = "| figure | " + " | ".join(f"seed {s}" for s, _ in members) + " | mean ± sd over seeds |" + (" ensemble (shipped) |" if ensemble else "")
+    lines = [head, "|" + "---|" * (len(members) + 2 + (1 if ensemble else 0))]
     for title, (part, key) in rows.items():
-        vals = []
-        for r in reports:
-            m = r["metrics"].get(part, {})
-            vals.append(m.get("mean", {}).get("spearman") if key is None else m.get(key))
-        v = np.array([np.nan if x is None else x for x in vals], dtype=float)
-        lines.append(f"| {title} | " + " | ".join(f"{x:.3f}" for x in v) + f" | {np.nanmean(v):.3f} ± {np.nanstd(v, ddof=1) if len(v) > 1 else 0:.3f} |")
+        v = np.array([np.nan if pick(m, part, key) is None else pick(m, part, key) for _, m in members], dtype=float)
+        sd = np.nanstd(v, ddof=1) if len(v) > 1 else 0.0
+        cell = f" {pick(ensemble, part, key):.3f} |" if ensemble and pick(ensemble, part, key) is not None else (" n/a |" if ensemble else "")
+        lines.append(f"| {title} | " + " | ".join(f"{x:.3f}" for x in v) + f" | {np.nanmean(v):.3f} ± {sd:.3f} |" + cell)
     return "\n".join(lines)
 
 
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("metrics", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--command", default="bench/train_gpu.sh OUTDIR 340")
+    parser.add_argument("--command", default="bench/train_shipped.sh")
     parser.add_argument("--section", action="append", default=[], help="TITLE=markdown file to append")
     parser.add_argument("--comparison", type=Path, default=ROOT / "bench" / "results" / "comparison.json")
     parser.add_argument("--tools", default=None, help="comma-separated tool columns of the comparison (default: all in it)")
@@ -67,21 +67,24 @@ def main() -> None:
         shutil.copyfile(args.checkpoint, target)
     report = json.loads(args.metrics.read_text())
     model = load_model(target)
-    report["metrics"]["fep_series"] = evaluate_fep(model, args.data / "fep" / "jacs_set")
+    if "fep_series" not in report["metrics"]:
+        report["metrics"]["fep_series"] = evaluate_fep(model, args.data / "fep" / "jacs_set")
     (models / f"{args.name}.metrics.json").write_text(json.dumps(report, indent=1))
     (models / "split.json").write_text(json.dumps(report["split"], indent=1))
-    ref = json.loads((ROOT / "bench" / "results" / "vina_fep_reference.json").read_text())
-    vina = {**ref["targets"], "mean": ref["mean_over_targets"]}
     comparison = json.loads(args.comparison.read_text()) if args.comparison.exists() else None
     tools = args.tools.split(",") if args.tools else (list(comparison["fep"]) if comparison else None)
     sections = {}
-    if args.seeds:
-        sections["Seeds (same recipe, same split)"] = seed_table([args.metrics] + list(args.seeds))
+    if report.get("members"):
+        members = [(mem["seed"], mem["metrics"]) for mem in report["members"]]
+        sections["Seeds (same recipe, same split)"] = seed_table(members, report["metrics"])
+    elif args.seeds:
+        members = [(r["train_config"]["seed"], r["metrics"]) for r in (json.loads(Path(p).read_text()) for p in [args.metrics, *args.seeds])]
+        sections["Seeds (same recipe, same split)"] = seed_table(members)
     for item in args.section:
         title, path = item.split("=", 1)
         sections[title] = Path(path).read_text()
     write_model_card(models / f"{args.name}.metrics.json", models / f"{args.name}.md",
-                     extra={"command": args.command, "vina_fep": vina, "sections": sections,
+                     extra={"command": args.command, "sections": sections,
                             "comparison": comparison, "tools": tools})
     print((models / f"{args.name}.md").read_text())
 

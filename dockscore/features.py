@@ -166,9 +166,10 @@ def protein_features(protein: Protein) -> tuple[np.ndarray, np.ndarray]:
     return x, radius
 
 
-# AutoDock Vina's X-Score atom typing, from the features above: a carbon with no N/O
-# neighbour and the halogens are hydrophobic; N/O donors and metals donate H-bonds (Vina
-# counts metals as donors); acceptors as perceived. Columns of :func:`xs_types`.
+# X-Score atom typing as AutoDock Vina uses it, simplified to the features above: a carbon
+# with no N/O neighbour and the halogens are hydrophobic (Vina's C_H, F/Cl/Br/I_H; a carbon
+# next to S or P stays hydrophobic here); N/O donors and metals donate H-bonds (Vina's
+# Met_D); acceptors as perceived for the features. Columns of :func:`xs_types`.
 XS_HYDROPHOBIC, XS_DONOR, XS_ACCEPTOR = range(3)
 _HALOGEN_SLOTS = [OFF_ELEM + ELEMENTS.index(e) for e in ("F", "CL", "BR", "I")]
 

@@ -274,6 +274,16 @@ def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
     return out
 
 
+def _mirror_credit(metrics: dict, config: TrainConfig) -> float:
+    """SE(3) selection credit, 0..1: the mean validation gap between a complex and its mirror image
+    relative to the margin the training hinge asks for. (The win rate alone saturates at 1 with
+    gaps of 0.01 pK, which would select epochs whose parity-odd channels are all but silent.)"""
+    if "mirror_mean_gap" not in metrics:
+        return 0.0
+    margin = config.mirror_weight / max(config.rank_weight, 1e-9)
+    return float(np.clip(metrics["mirror_mean_gap"] / max(margin, 1e-9), 0.0, 1.0))
+
+
 def _batches(train_set: list[Complex], config: TrainConfig, gen: torch.Generator) -> list[list[Complex]]:
     """One epoch of batches. With the within-protein term on, complexes of one protein are
     shuffled into pairs that stay in the same batch (so the term sees pairs at every step)."""
@@ -421,9 +431,10 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
         # NaN (a validation set too small for a correlation) counts as 0, never as "better"
         # Selection on the validation proteins by the powers a user relies on: scoring (R), ranking
         # within a protein (mean Spearman over proteins with >= 4 complexes) and docking (top-1, native
-        # excluded). SE(3): an epoch whose parity-odd channels cannot tell the real complex from its mirror is not an SE(3) model
+        # excluded). SE(3): an epoch whose parity-odd channels cannot tell the real complex from its
+        # mirror is not an SE(3) model (see _mirror_credit)
         selection = (float(np.nan_to_num(metrics["pearson"])) + float(np.nan_to_num(metrics.get("ranking_mean_spearman", 0.0)))
-                     + float(np.nan_to_num(metrics.get("docking_top1_native_excluded", 0.0))) + float(metrics.get("mirror_win_rate", 0.0)))
+                     + float(np.nan_to_num(metrics.get("docking_top1_native_excluded", 0.0))) + _mirror_credit(metrics, config))
         history.append({"epoch": epoch, "loss": total / len(batches), **metrics, "seconds": time.time() - t0})
         log(f"epoch {epoch}: loss {total / len(batches):.3f} val R {metrics['pearson']:.3f} rho {metrics['spearman']:.3f} "
             f"within-protein rho {metrics.get('ranking_mean_spearman', float('nan')):.3f} "

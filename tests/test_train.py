@@ -14,7 +14,7 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 
 from dockscore.optimize import perturb_torsions, rotatable_torsions, torsions_from_bonds
-from dockscore.train import (Complex, TrainConfig, _batches, _listwise_decoys, calibrate, evaluate, load_complexes, perturb_pose,
+from dockscore.train import (Complex, TrainConfig, _batches, _listwise_decoys, _mirror_credit, calibrate, evaluate, load_complexes, perturb_pose,
                              save_complexes, split_by_protein, train)
 
 from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V
@@ -141,3 +141,11 @@ def test_seed_ensemble_is_the_mean_of_its_members_and_round_trips(tmp_path):
     again = load_model(path)
     assert isinstance(again, DockScoreEnsemble) and len(again.members) == 3
     assert Scorer(PROTEIN_1S3V, model=again, stereo=False).score_mols([mol])[0].score == pytest.approx(mean.score, abs=1e-5)
+
+
+def test_se3_selection_credits_the_mirror_gap_not_just_the_win_rate():
+    config = TrainConfig(symmetry="se3", mirror_weight=0.5, rank_weight=1.0)  # the hinge asks for a 0.5 pK gap
+    silent = {"mirror_win_rate": 1.0, "mirror_mean_gap": 0.01}
+    alive = {"mirror_win_rate": 1.0, "mirror_mean_gap": 0.86}
+    assert _mirror_credit(silent, config) < 0.05 and _mirror_credit(alive, config) == 1.0
+    assert _mirror_credit({"pearson": 0.3}, TrainConfig()) == 0.0  # E(3): no mirror term
