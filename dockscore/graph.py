@@ -83,9 +83,25 @@ class PreparedLigand:
         """Vina X-Score types (hydrophobic, donor, acceptor) per atom, for the physics prior."""
         return xs_types(self.x, self.bond_index)
 
+    @cached_property
+    def far_pairs(self) -> torch.Tensor:
+        """(2, P) atom pairs more than three bonds apart: the ones a torsion change can bring into
+        clash. From the bond graph, so ligands read from the training cache (no RDKit) have them too."""
+        n = self.pos.shape[0]
+        hops = torch.full((n, n), n + 1, dtype=torch.long)
+        hops.fill_diagonal_(0)
+        hops[self.bond_index[0], self.bond_index[1]] = 1
+        for k in range(n):  # Floyd–Warshall on a few dozen atoms, once per ligand chemistry
+            hops = torch.minimum(hops, hops[:, k : k + 1] + hops[k : k + 1, :])
+        return torch.nonzero(torch.triu(hops > 3, diagonal=1)).T
+
     def with_positions(self, pos: torch.Tensor) -> "PreparedLigand":
-        """Same chemistry, new coordinates (perturbed or optimised poses)."""
-        return PreparedLigand(self.heavy, self.x, pos, self.radius, self.bond_index, self.bond_attr)
+        """Same chemistry, new coordinates (perturbed or optimised poses); chemistry-only caches carry over."""
+        moved = PreparedLigand(self.heavy, self.x, pos, self.radius, self.bond_index, self.bond_attr)
+        for name in ("xs", "far_pairs"):
+            if name in self.__dict__:
+                moved.__dict__[name] = self.__dict__[name]
+        return moved
 
 
 def _edge_attr(n: int, edge_type: int, bond_order: torch.Tensor | None = None) -> torch.Tensor:

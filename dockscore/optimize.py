@@ -112,21 +112,13 @@ def perturb_torsions(ligand: PreparedLigand, generator: torch.Generator, torsion
     Returns (pose, RMSD to the input) or None when no clash-free conformer was found."""
     if not torsions:
         return None
-    n = ligand.pos.shape[0]
-    hops = torch.full((n, n), n, dtype=torch.long)
-    hops.fill_diagonal_(0)
-    i, j = ligand.bond_index
-    hops[i, j] = 1
-    for k in range(n):  # Floyd–Warshall on a few dozen atoms: cheap
-        hops = torch.minimum(hops, hops[:, k : k + 1] + hops[k : k + 1, :])
-    far = torch.triu(hops > 3, diagonal=1)
+    i, j = ligand.far_pairs
     for _ in range(tries):
         theta = (torch.rand(len(torsions), generator=generator, dtype=torch.float64) * 2 - 1) * math.pi
         pos = pose_from_parameters(ligand.pos.double(), torsions, torch.zeros(3, dtype=torch.float64),
                                    torch.randn(3, generator=generator, dtype=torch.float64) * 0.15, theta).float()
         pos = pos + torch.randn(3, generator=generator) * 0.5
-        d = torch.cdist(pos, pos)
-        if not bool((d[far] < min_far_distance).any()):
+        if not bool(((pos[i] - pos[j]).norm(dim=-1) < min_far_distance).any()):
             return ligand.with_positions(pos), float(((pos - ligand.pos) ** 2).sum(-1).mean().sqrt())
     return None
 
@@ -158,13 +150,6 @@ def pose_from_parameters(start: torch.Tensor, torsions: list[Torsion], t, w, the
     return (pos - center) @ _rotation_matrix(w).T + center + t
 
 
-def _far_pairs(heavy: Chem.Mol) -> torch.Tensor:
-    """Atom pairs more than 3 bonds apart: the ones a torsion change can bring into clash."""
-    dm = torch.tensor(Chem.GetDistanceMatrix(heavy))
-    i, j = torch.nonzero(torch.triu(dm > 3, diagonal=1), as_tuple=True)
-    return torch.stack([i, j])
-
-
 def self_clash(pos: torch.Tensor, pairs: torch.Tensor, limit: float = 3.0) -> torch.Tensor:
     if pairs.numel() == 0:
         return pos.sum() * 0
@@ -178,7 +163,7 @@ def optimize_poses(scorer, ligands: list[PreparedLigand], steps: int = 50, lr: f
     one batch: each start has its own rigid-body and torsion parameters; scores are independent."""
     heavy = ligands[0].heavy
     tors = rotatable_torsions(heavy) if torsions and heavy is not None else []
-    pairs = _far_pairs(heavy) if heavy is not None else torch.zeros((2, 0), dtype=torch.long)
+    pairs = ligands[0].far_pairs
     starts = [lig.pos.detach().double() for lig in ligands]
     params = []
     for _ in ligands:
