@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from dockscore.benchmark import compute_metrics, dockscore_scorer, run_benchmark  # noqa: E402
+from dockscore.benchmark import compute_metrics, dockscore_scorer, paired_difference, run_benchmark  # noqa: E402
 from dockscore.io.ligands import iter_ligands  # noqa: E402
 
 
@@ -119,7 +119,8 @@ def run_one(tool: str, spec: tuple, set_name: str, manifest: Path, prop, unit, r
     metrics = compute_metrics(poses, n_boot=500)
     out = {**headline(metrics), "seconds": time.time() - t0, "per_group_ranking": metrics.get("ranking", {}).get("per_group")}
     print(set_name, tool, json.dumps(headline(metrics)), f"{out['seconds']:.0f} s", flush=True)
-    return set_name, tool, out
+    keep = ("row", "index", "group", "kind", "score", "activity", "rmsd")  # for the paired differences
+    return set_name, tool, out, [{k: p[k] for k in keep} for p in poses]
 
 
 def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0) -> dict[str, tuple[Path, str | None, str, str | None]]:
@@ -205,10 +206,19 @@ def main() -> None:
         jobs = [(tool, spec, set_name, *m) for set_name, m in manifests.items() for tool, spec in tools.items()]
         jobs.sort(key=lambda j: j[1][0] not in ("vina", "dockscore-local-opt"))  # the slow ones first
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            for set_name, tool, out in pool.map(run_one, *zip(*jobs)):
+            poses: dict = {}
+            for set_name, tool, out, rows in pool.map(run_one, *zip(*jobs)):
                 results.setdefault(set_name, {})[tool] = out
+                poses[(set_name, tool)] = rows
     order = list(tools)
     results = {s: {t: results[s][t] for t in order if t in results[s]} for s in manifests}
+    # Margins: each dockscore model minus each baseline on the same poses (paired bootstrap), for
+    # ranking on the FEP series and docking on the held-out decoys
+    peers = [t for t in tools if tools[t][0] != "dockscore"]
+    results["paired_differences"] = {
+        f"{model} - {peer}": {"fep_ranking": paired_difference(poses[("fep", model)], poses[("fep", peer)]).get("ranking_delta"),
+                              "docking": paired_difference(poses[("pdbbind-heldout", model)], poses[("pdbbind-heldout", peer)]).get("docking_delta")}
+        for model in models for peer in peers}
     results["ligand-only ridge fit"] = {k: v for k, v in ridge_report.items() if k != "fep_series"}
     results["_notes"] = {
         "run": f"bench/compare_vina.py on {time.strftime('%Y-%m-%d')}, {args.jobs} worker processes, 1 thread each",
@@ -225,6 +235,12 @@ def main() -> None:
             rate = (h["n_scored"] or 0) / max(h["seconds"], 1e-9)
             print(f"{set_name:<16}{tool:<24}{f(h['scoring_R']):>7}{f(h['ranking_rho']):>7}{f(h['docking_incl']):>7}{f(h['docking_excl']):>7}"
                   f"{f(h['ef1']):>7}{f(h['auc']):>7}{rate:>9.1f}")
+    print(f"\n{'paired difference (same poses)':<48}{'FEP rho':>9}{'95% CI':>16}{'dock-':>8}{'95% CI':>16}")
+    for pair, d in results["paired_differences"].items():
+        r, k = d["fep_ranking"] or {}, d["docking"] or {}
+        ci = lambda c: "-" if not c else f"{c[0]:+.2f}..{c[1]:+.2f}"  # noqa: E731
+        print(f"{pair:<48}{f(r.get('mean_spearman_a_minus_b')):>9}{ci(r.get('ci95')):>16}"
+              f"{f(k.get('top1_native_excluded_a_minus_b')):>8}{ci(k.get('ci95')):>16}")
 
 
 if __name__ == "__main__":

@@ -195,6 +195,52 @@ def compute_metrics(poses: list[dict], n_boot: int = 1000) -> dict:
     return out
 
 
+def paired_difference(poses_a: list[dict], poses_b: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
+    """Scorer A minus scorer B on the *same* poses, with paired bootstrap CIs.
+
+    Two tools' CIs overlap long before their difference is in doubt (both err on the same hard
+    ligands), so a margin is judged on the paired difference: ranking power resamples ligands
+    within each group (the same ligands for both tools), docking power resamples complexes.
+    Poses are matched by (row, index); a pose either tool failed to score is dropped from both.
+    """
+    key = lambda p: (p["row"], p["index"])  # noqa: E731
+    ok = lambda p: p.get("score") is not None and p["score"] == p["score"]  # noqa: E731
+    b_scores = {key(p): p["score"] for p in poses_b if ok(p)}
+    common = [(p, b_scores[key(p)]) for p in poses_a if ok(p) and key(p) in b_scores]
+    rng = np.random.default_rng(seed)
+    out: dict = {"n_poses": len(common)}
+
+    series = defaultdict(list)  # ranking: (score A, score B, activity) per ligand, per group
+    for p, sb in common:
+        if p["kind"] != "decoys" and p["activity"] is not None and p["activity"] == p["activity"]:
+            series[p["group"]].append((p["score"], sb, p["activity"]))
+    series = {g: np.array(v) for g, v in series.items() if len(v) >= 4}
+    if series:
+        def delta(rows: dict) -> float:
+            return _mean(spearman(v[:, 0], v[:, 2]) for v in rows.values()) - _mean(spearman(v[:, 1], v[:, 2]) for v in rows.values())
+        boots = [delta({g: v[rng.integers(0, len(v), len(v))] for g, v in series.items()}) for _ in range(n_boot)]
+        boots = [b for b in boots if b == b]
+        out["ranking_delta"] = {"mean_spearman_a_minus_b": delta(series), "ci95": tuple(np.percentile(boots, [2.5, 97.5]).tolist()),
+                                "p_b_at_least_a": float(np.mean([b <= 0 for b in boots])), "n_groups": len(series)}
+
+    complexes = defaultdict(list)  # docking, native excluded: success of A and of B per complex
+    for p, sb in common:
+        if p["kind"] == "decoys" and p["rmsd"] is not None and p["rmsd"] == p["rmsd"]:
+            complexes[p["group"]].append((p["score"], sb, p["rmsd"]))
+    pairs = []
+    for items in complexes.values():
+        if any(r < 2.0 for _, _, r in items):
+            a = _top1_success([{"score": s, "rmsd": r} for s, _, r in items])
+            b = _top1_success([{"score": s, "rmsd": r} for _, s, r in items])
+            pairs.append(a - b)
+    if pairs:
+        d = np.array(pairs)
+        boots = [float(d[rng.integers(0, len(d), len(d))].mean()) for _ in range(n_boot)]
+        out["docking_delta"] = {"top1_native_excluded_a_minus_b": float(d.mean()), "ci95": tuple(np.percentile(boots, [2.5, 97.5]).tolist()),
+                                "a_only": int((d > 0).sum()), "b_only": int((d < 0).sum()), "n": len(d)}
+    return out
+
+
 def run_benchmark(manifest: str | Path, score_file: Callable[[Path, Path], Iterable[dict]], activity_property: str | None,
                   activity_unit: str, rmsd_property: str | None, pose_csv: Path | None = None, on_error=print) -> list[dict]:
     """Score every manifest row with ``score_file(protein, ligands)`` (yields dicts with name, index, score,

@@ -87,7 +87,10 @@ def write_model_card(metrics_path: Path, out: Path, extra: dict | None = None) -
         f"- Architecture: {json.dumps(cfg)}",
         "- Score = offset + learned pair terms (Vina-shaped distance functions, weights from the equivariant network) + a fixed hard-clash term"
         + (f" + a fixed Vina-typed physics prior (AutoDock Vina's intermolecular terms, weights and X-Score typing, in pK; weight {cfg.get('vina_prior')}): "
-           "the network learns a correction to Vina (delta learning)." if cfg.get("vina_prior") else "."),
+           "the network learns a correction to Vina (delta learning)"
+           + (f"; the prior's repulsion is a soft core, flat beyond {cfg['prior_overlap_cap']} A of overlap (deeper clashes are left to the hard-clash "
+              "term and the learned repulsion, so one modelled clash cannot outweigh the ligand's whole interaction)" if cfg.get("prior_overlap_cap") else "")
+           + "." if cfg.get("vina_prior") else "."),
         f"- Seed(s) {', '.join(str(x['seed']) for x in report['members']) if report.get('members') else tcfg['seed']}; "
         f"best epoch {report['best_epoch']} of {report.get('epochs_run', tcfg['epochs'])}, selected on the validation proteins by "
         + ("Pearson R + mean within-protein Spearman rho + docking top-1 (native excluded)" + (" + mirror credit" if sym == "se3" else "")

@@ -379,6 +379,7 @@ def train(
     group_weight: float = typer.Option(1.0, help="Weight of the within-protein pK-difference term (0 = off)."),
     torsion_decoys: bool = typer.Option(True, help="Torsionally perturbed conformers as negatives besides rigid moves."),
     vina_prior: float = typer.Option(1.0, help="Weight of the fixed Vina-typed physics prior the network corrects (0 = off)."),
+    prior_overlap_cap: float = typer.Option(0.7, help="Soft core: the prior's repulsion stops growing beyond this overlap, A (0 = Vina's unbounded quadratic)."),
     name: Optional[str] = typer.Option(None, help="Checkpoint name (default dockscore-SYMMETRY)."),
 ) -> None:
     """Train a model on PDBbind complexes (protein-wise split) and write it with its held-out metrics."""
@@ -390,7 +391,8 @@ def train(
     torch.set_num_threads(max(1, threads))
     try:
         run_training(data, symmetry, out, epochs=epochs, seed=seed, log=console.print, device=device, cache=cache,
-                     time_budget_s=time_budget, model_config=ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior),
+                     time_budget_s=time_budget, model_config=ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior,
+                                                                       prior_overlap_cap=prior_overlap_cap or None),
                      name=name, train_overrides={"lr": lr, "ema_decay": ema, "pose_weight": pose_weight,
                                                  "group_weight": group_weight, "torsion_decoys": torsion_decoys})
     except (InputError, FileNotFoundError, ValueError) as exc:

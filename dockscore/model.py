@@ -43,6 +43,9 @@ class ModelConfig:
     score_offset: float = 6.0  # pK at zero interaction; trained
     clash_weight: float = 1.0  # pK per A^2 of overlap beyond CLASH_ONSET (fixed, not trained)
     vina_prior: float = 0.0  # weight of the fixed Vina-typed physics prior (0 = off); the network learns a correction to it
+    # Soft core for the prior's repulsion: overlaps deeper than this (A beyond vdW contact) add no
+    # further prior penalty (None = Vina's unbounded quadratic). See PRIOR_REPULSION_NOTE.
+    prior_overlap_cap: float | None = None
 
     def graph_settings(self) -> GraphSettings:
         return GraphSettings(pocket_cutoff=self.pocket_cutoff, contact_cutoff=self.contact_cutoff)
@@ -175,9 +178,25 @@ KCAL_PER_PK = 1.364
 TERM_NAMES = LEARNED_TERMS + ("hard_clash", "vina_prior")
 
 
-def vina_prior_energy(terms: torch.Tensor, xs_i: torch.Tensor, xs_j: torch.Tensor) -> torch.Tensor:
-    """Vina's typed pair energy in pK units (+ favourable) from :func:`interaction_terms` columns."""
+# PRIOR_REPULSION_NOTE. Vina's repulsion grows without bound (overlap squared). Poses a user
+# brings are rarely crystal-exact: a congeneric series modelled onto one reference, or poses
+# docked into a rigid receptor, put a substituent 1 A into a side chain that would move.
+# Unbounded, that one contact outweighs the whole ligand's attraction and the score ranks
+# clashes, not affinity (CDK2 FEP series: rho -0.63). Capping each pair's prior repulsion at
+# 0.7 A of overlap (a soft core, like the scaled vdW radii of "soft" docking) keeps the prior's
+# pose sense for near-contact geometry; deep interpenetration is still penalised by the fixed
+# hard-clash term (onset CLASH_ONSET) and by the learned repulsion. 0.7 A was chosen on the
+# validation proteins and training-set docking power (the knee before docking power drops),
+# before the FEP series were scored with it.
+PRIOR_OVERLAP_CAP = 0.7
+
+
+def vina_prior_energy(terms: torch.Tensor, xs_i: torch.Tensor, xs_j: torch.Tensor, overlap_cap: float | None = None) -> torch.Tensor:
+    """Vina's typed pair energy in pK units (+ favourable) from :func:`interaction_terms` columns;
+    ``overlap_cap`` (A) bounds the repulsion column at ``overlap_cap ** 2``."""
     w = VINA_WEIGHTS_KCAL
+    if overlap_cap is not None:
+        terms = torch.cat([terms[:, :2], torch.clamp(terms[:, 2:3], max=overlap_cap**2), terms[:, 3:]], dim=-1)
     hydrophobic_pair = xs_i[:, 0] * xs_j[:, 0]
     hbond_pair = torch.clamp(xs_i[:, 1] * xs_j[:, 2] + xs_i[:, 2] * xs_j[:, 1], max=1.0)
     kcal = (w["gauss1"] * terms[:, 0] + w["gauss2"] * terms[:, 1] + w["repulsion"] * terms[:, 2]
@@ -200,10 +219,12 @@ class PairInteractionHead(nn.Module):
     """Score = offset + sum over ligand–protein pairs of sign_k * softplus(c_ijk) * term_k(d_s), plus the fixed
     hard-clash term and (when ``vina_prior`` > 0) the fixed Vina-typed prior."""
 
-    def __init__(self, F: int, rank: int, cutoff: float, offset: float, clash_weight: float = 1.0, vina_prior: float = 0.0) -> None:
+    def __init__(self, F: int, rank: int, cutoff: float, offset: float, clash_weight: float = 1.0, vina_prior: float = 0.0,
+                 prior_overlap_cap: float | None = None) -> None:
         super().__init__()
         K = len(LEARNED_TERMS)
         self.K, self.rank, self.cutoff, self.clash_weight, self.vina_prior = K, rank, cutoff, clash_weight, vina_prior
+        self.prior_overlap_cap = prior_overlap_cap
         self.ligand_proj = nn.Linear(F, K * rank)
         self.protein_proj = nn.Linear(F, K * rank)
         self.term_bias = nn.Parameter(torch.full((K,), -5.0))
@@ -226,7 +247,7 @@ class PairInteractionHead(nn.Module):
         if self.vina_prior and xs is not None:
             # Vina's own hard 8 A cutoff (pairs are already within it): the smooth switch would
             # damp gauss2, whose reach (surface distance 3 +- 2 A) is most of Vina's attraction
-            prior = self.vina_prior * vina_prior_energy(raw * (d < self.cutoff)[:, None], xs[i], xs[j])
+            prior = self.vina_prior * vina_prior_energy(raw * (d < self.cutoff)[:, None], xs[i], xs[j], self.prior_overlap_cap)
         else:
             prior = torch.zeros_like(clash)
         return torch.cat([weight * terms * self.signs, clash[:, None], prior[:, None]], dim=-1)  # (P, K + 2), pK units
@@ -247,7 +268,8 @@ class DockScoreModel(nn.Module):
         self.rbf = GaussianRBF(config.rbf, config.contact_cutoff)
         self.protein_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.protein_layers))
         self.ligand_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.layers))
-        self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset, config.clash_weight, config.vina_prior)
+        self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset, config.clash_weight, config.vina_prior,
+                                       config.prior_overlap_cap)
 
     @property
     def offset(self) -> float:

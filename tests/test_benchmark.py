@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from rdkit import Chem
@@ -107,3 +108,31 @@ def test_bad_manifest(tmp_path):
     bad.write_text("foo,bar\n1,2\n")
     result = runner.invoke(app, ["benchmark", str(bad), "--out-dir", str(tmp_path / "o")])
     assert result.exit_code == 1 and "needs the columns protein, ligands" in result.output
+
+
+def test_paired_difference_is_antisymmetric_and_zero_against_itself():
+    """A - B on the same poses: zero (with a zero-width CI) against itself, sign-flipped when swapped,
+    positive when A ranks by the measured activity and B by noise; a pose B failed is dropped from both."""
+    from dockscore.benchmark import paired_difference
+
+    rng = np.random.default_rng(1)
+    a, b = [], []
+    for g in range(4):  # four series of 12 ligands, and four complexes with 5 decoys each
+        for i in range(12):
+            act = float(rng.normal())
+            base = {"row": g, "index": i, "group": f"s{g}", "kind": "actives", "name": f"l{i}", "activity": act, "rmsd": None}
+            a.append({**base, "score": act + 0.1 * float(rng.normal())})
+            b.append({**base, "score": float(rng.normal())})
+        for i in range(5):
+            base = {"row": 10 + g, "index": i, "group": f"c{g}", "kind": "decoys", "name": f"d{i}", "activity": None, "rmsd": float(i)}
+            a.append({**base, "score": -float(i)})  # A puts the 0 A pose on top
+            b.append({**base, "score": float(i)})  # B puts the 4 A pose on top
+    b[0]["score"] = None
+    same = paired_difference(a, a, n_boot=200)
+    assert same["ranking_delta"]["mean_spearman_a_minus_b"] == 0.0 and same["ranking_delta"]["ci95"] == (0.0, 0.0)
+    assert same["docking_delta"]["top1_native_excluded_a_minus_b"] == 0.0
+    ab, ba = paired_difference(a, b, n_boot=200), paired_difference(b, a, n_boot=200)
+    assert ab["n_poses"] == len(a) - 1
+    assert ab["ranking_delta"]["mean_spearman_a_minus_b"] == pytest.approx(-ba["ranking_delta"]["mean_spearman_a_minus_b"])
+    assert ab["ranking_delta"]["ci95"][0] > 0.3
+    assert ab["docking_delta"] == {**ab["docking_delta"], "top1_native_excluded_a_minus_b": 1.0, "a_only": 4, "b_only": 0, "n": 4}

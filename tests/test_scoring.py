@@ -158,3 +158,24 @@ def test_vina_prior_is_one_term_of_the_score(crystal_1s3v):
     prior = results[1.0].terms["vina_prior"]
     assert 3.0 < prior < 12.0  # a drug-sized crystal ligand: Vina's intermolecular energy of -4 to -16 kcal/mol
     assert results[1.0].score - results[0.0].score == pytest.approx(prior, abs=1e-3)
+
+
+@pytest.mark.parametrize("cap", [0.5, 0.7, 1.2])
+def test_prior_soft_core_caps_only_deep_overlaps(cap):
+    """The capped prior equals Vina's wherever the overlap is shallower than the cap, never penalises
+    more than Vina, and stops growing beyond the cap (flat, so a modelled clash costs a bounded amount)."""
+    from dockscore.model import interaction_terms, vina_prior_energy
+
+    d_s = torch.linspace(-2.5, 4.0, 651)  # surface distance, A (negative = overlap)
+    raw = interaction_terms(d_s)
+    g = torch.Generator().manual_seed(0)
+    xs_i, xs_j = (torch.randint(0, 2, (d_s.numel(), 3), generator=g).float() for _ in range(2))
+    vina = vina_prior_energy(raw, xs_i, xs_j)
+    soft = vina_prior_energy(raw, xs_i, xs_j, overlap_cap=cap)
+    shallow = d_s >= -cap
+    assert torch.allclose(soft[shallow], vina[shallow], atol=1e-6)
+    assert bool((soft >= vina - 1e-6).all())
+    deep = d_s <= -cap - 0.7  # beyond the cap and the H-bond ramp: only the capped repulsion is left changing
+    flat = soft[deep] - vina_prior_energy(raw[deep] * torch.tensor([1, 1, 0, 1, 1, 1.0]), xs_i[deep], xs_j[deep])
+    assert torch.allclose(flat, flat[0].expand_as(flat), atol=1e-6)
+    assert float(flat[0]) == pytest.approx(-0.840245 * cap**2 / 1.364, rel=1e-4)
