@@ -260,7 +260,10 @@ def minimize(
     model: Optional[Path] = typer.Option(None, "--model"),
     steps: int = typer.Option(50, "--steps", help="Gradient steps (rigid body + torsions)."),
 ) -> None:
-    """Optimise each pose under the model (rigid body + torsions); the score never gets worse than the start."""
+    """Optimise each pose under the model (rigid body + torsions); the score never gets worse than the start.
+
+    Scores here are the optimiser's objective, with the prior's repulsion unbounded (a soft core
+    would let atoms sink into the protein); `dockscore score` on the output gives the soft-core score."""
     from dockscore.optimize import optimize_pose, set_heavy_positions
 
     scorer = _open_scorer(protein, model, symmetry)
@@ -286,7 +289,8 @@ def minimize(
             mol.SetProp("_Name", record.name)
             for key, value in {"dockscore_score": f"{result.score:.4f}", "dockscore_score_unit": "pK",
                                "dockscore_start_score": f"{result.start_score:.4f}", "dockscore_rmsd_to_start": f"{result.rmsd_to_start:.3f}",
-                               "dockscore_symmetry": scorer.symmetry, "dockscore_model": scorer.model_name}.items():
+                               "dockscore_symmetry": scorer.symmetry, "dockscore_model": scorer.model_name,
+                               "dockscore_objective": "hard wall: the prior's repulsion unbounded (dockscore score uses its soft core)"}.items():
                 mol.SetProp(key, value)
             writer.write(mol)
             writer.flush()
@@ -379,7 +383,7 @@ def train(
     group_weight: float = typer.Option(1.0, help="Weight of the within-protein pK-difference term (0 = off)."),
     torsion_decoys: bool = typer.Option(True, help="Torsionally perturbed conformers as negatives besides rigid moves."),
     vina_prior: float = typer.Option(1.0, help="Weight of the fixed Vina-typed physics prior the network corrects (0 = off)."),
-    prior_overlap_cap: float = typer.Option(0.7, help="Soft core: the prior's repulsion stops growing beyond this overlap, A (0 = Vina's unbounded quadratic)."),
+    prior_overlap_cap: float = typer.Option(0.0, help="Train with a soft-core prior: its repulsion stops growing beyond this overlap, A (0 = Vina's unbounded quadratic; the shipped recipe trains without it and applies 0.7 A at inference, see bench/make_ensemble.py)."),
     name: Optional[str] = typer.Option(None, help="Checkpoint name (default dockscore-SYMMETRY)."),
 ) -> None:
     """Train a model on PDBbind complexes (protein-wise split) and write it with its held-out metrics."""

@@ -21,6 +21,7 @@ from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnum
 from dockscore.errors import InputError
 from dockscore.graph import PreparedLigand
 from dockscore.io.ligands import LigandRecord
+from dockscore.model import prior_hard_wall
 from dockscore.optimize import OptimizedPose, optimize_poses, perturb_pose, set_heavy_positions
 from dockscore.stereo import geometry_stereo, mirror_mol, perceive, principal_planes
 
@@ -117,7 +118,7 @@ def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: 
         center, axes = principal_planes(base.pos.numpy().astype(float))
         mirrors = [mirror_mol(mol, axis, center) for axis in axes]
         placed = [scorer.prepare(m) for m in mirrors]
-        with torch.no_grad():
+        with torch.no_grad(), prior_hard_wall(scorer.model):  # the optimiser's objective picks its starts
             first = scorer.forward([scorer.graph(p) for p in placed])["score"].tolist()
         order = list(np.argsort(first)[::-1])
         chosen = [placed[k] for k in order[:starts]]

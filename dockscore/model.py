@@ -18,6 +18,8 @@ free and is differentiable in the ligand coordinates.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -189,6 +191,25 @@ TERM_NAMES = LEARNED_TERMS + ("hard_clash", "vina_prior")
 # validation proteins and training-set docking power (the knee before docking power drops),
 # before the FEP series were scored with it.
 PRIOR_OVERLAP_CAP = 0.7
+
+
+@contextmanager
+def prior_hard_wall(model: nn.Module) -> Iterator[nn.Module]:
+    """Vina's unbounded repulsion in the prior for the duration (the pose optimiser's objective).
+
+    The soft core is for scoring poses someone else made; an optimiser exploits any bounded
+    penalty: under the capped prior it pushes atoms 1 A into the protein, where the saturated
+    hydrophobic and H-bond terms still pay, and scores of 15-18 pK follow. Optimising against
+    the full wall keeps poses physical."""
+    heads = [m.head for m in getattr(model, "members", [model])]
+    saved = [h.prior_overlap_cap for h in heads]
+    try:
+        for h in heads:
+            h.prior_overlap_cap = None
+        yield model
+    finally:
+        for h, cap in zip(heads, saved):
+            h.prior_overlap_cap = cap
 
 
 def vina_prior_energy(terms: torch.Tensor, xs_i: torch.Tensor, xs_j: torch.Tensor, overlap_cap: float | None = None) -> torch.Tensor:

@@ -17,6 +17,7 @@ from rdkit import Chem
 
 from dockscore.errors import InputError
 from dockscore.graph import PreparedLigand
+from dockscore.model import prior_hard_wall
 
 ROTATABLE = Chem.MolFromSmarts("[!$([NH])&!$([NH2])&!$(C(F)(F)F)&!D1]-&!@[!D1&!$([NH])&!$([NH2])&!$(C(F)(F)F)]")
 
@@ -160,7 +161,16 @@ def self_clash(pos: torch.Tensor, pairs: torch.Tensor, limit: float = 3.0) -> to
 def optimize_poses(scorer, ligands: list[PreparedLigand], steps: int = 50, lr: float = 0.05, torsions: bool = True,
                    clash_weight: float = 1.0) -> list[OptimizedPose]:
     """Optimise several starts of one molecule (same heavy-atom graph, e.g. both enantiomers) in
-    one batch: each start has its own rigid-body and torsion parameters; scores are independent."""
+    one batch: each start has its own rigid-body and torsion parameters; scores are independent.
+
+    Scores here (objective, start and best) use the prior's hard wall (:func:`prior_hard_wall`):
+    a soft core is for scoring given poses, never for moving atoms."""
+    with prior_hard_wall(scorer.model):
+        return _optimize_poses(scorer, ligands, steps, lr, torsions, clash_weight)
+
+
+def _optimize_poses(scorer, ligands: list[PreparedLigand], steps: int, lr: float, torsions: bool,
+                    clash_weight: float) -> list[OptimizedPose]:
     heavy = ligands[0].heavy
     tors = rotatable_torsions(heavy) if torsions and heavy is not None else []
     pairs = ligands[0].far_pairs

@@ -179,3 +179,13 @@ def test_prior_soft_core_caps_only_deep_overlaps(cap):
     flat = soft[deep] - vina_prior_energy(raw[deep] * torch.tensor([1, 1, 0, 1, 1, 1.0]), xs_i[deep], xs_j[deep])
     assert torch.allclose(flat, flat[0].expand_as(flat), atol=1e-6)
     assert float(flat[0]) == pytest.approx(-0.840245 * cap**2 / 1.364, rel=1e-4)
+
+
+def test_shipped_default_model_carries_the_prior_soft_core():
+    """The cap is part of the checkpoint (config and every member's head), not a scorer-side setting."""
+    from dockscore.checkpoint import load_model
+    from dockscore.model import PRIOR_OVERLAP_CAP
+
+    model = load_model(symmetry="e3")
+    assert model.config.vina_prior > 0 and model.config.prior_overlap_cap == PRIOR_OVERLAP_CAP
+    assert all(m.head.prior_overlap_cap == PRIOR_OVERLAP_CAP for m in getattr(model, "members", [model]))
