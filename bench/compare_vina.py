@@ -156,10 +156,20 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0) -> di
     (tmp / "dekois.csv").write_text("\n".join(rows) + "\n")
     xiap = data / "dude" / "xiap"
     (tmp / "xiap.csv").write_text(f"protein,ligands,group,kind\n{xiap / 'receptor_rdkit.pdb'},{xiap / 'actives_docked.sdf'},xiap,actives\n")
-    return {"pdbbind-heldout": (tmp / "pdbbind.csv", "pK", "pK", "rmsd"),
+    sets = {"pdbbind-heldout": (tmp / "pdbbind.csv", "pK", "pK", "rmsd"),
             "fep": (tmp / "fep.csv", "r_exp_dg", "kcal/mol", None),
             "xiap": (tmp / "xiap.csv", "act", "nM", None),
             "dekois": (tmp / "dekois.csv", None, "pK", None)}
+    docked = ROOT / ".cache" / "dude"  # written by bench/dock_dude.py (derived data, never committed)
+    rows = ["protein,ligands,group,kind"]
+    for t in ("fabp4", "inha"):
+        if (docked / f"{t}_actives.sdf").exists() and (docked / f"{t}_decoys.sdf").exists():
+            rows.append(f"{data / 'dude' / t / 'receptor.pdb'},{docked / (t + '_actives.sdf')},{t},actives")
+            rows.append(f"{data / 'dude' / t / 'receptor.pdb'},{docked / (t + '_decoys.sdf')},{t},inactives")
+    if len(rows) > 1:
+        (tmp / "dude.csv").write_text("\n".join(rows) + "\n")
+        sets["dude-docked"] = (tmp / "dude.csv", None, "pK", None)
+    return sets
 
 
 def headline(m: dict) -> dict:
@@ -182,6 +192,7 @@ def main() -> None:
     parser.add_argument("--skip-vina", action="store_true")
     parser.add_argument("--skip-local-opt", action="store_true", help="Vina score-only, without its local-optimised run")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (one tool on one set each; 1 thread each)")
+    parser.add_argument("--sets", nargs="+", default=None, help="only these sets (default: all; dude-docked needs bench/dock_dude.py first)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "comparison.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -203,6 +214,8 @@ def main() -> None:
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         manifests = build_manifests(args.data, Path(tmp), args.max_decoys)
+        if args.sets:
+            manifests = {k: v for k, v in manifests.items() if k in args.sets}
         jobs = [(tool, spec, set_name, *m) for set_name, m in manifests.items() for tool, spec in tools.items()]
         jobs.sort(key=lambda j: j[1][0] not in ("vina", "dockscore-local-opt"))  # the slow ones first
         with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
@@ -215,9 +228,14 @@ def main() -> None:
     # Margins: each dockscore model minus each baseline on the same poses (paired bootstrap), for
     # ranking on the FEP series and docking on the held-out decoys
     peers = [t for t in tools if tools[t][0] != "dockscore"]
+    def paired(set_name: str, model: str, peer: str, key: str):
+        if (set_name, model) not in poses:
+            return None
+        return paired_difference(poses[(set_name, model)], poses[(set_name, peer)]).get(key)
+
     results["paired_differences"] = {
-        f"{model} - {peer}": {"fep_ranking": paired_difference(poses[("fep", model)], poses[("fep", peer)]).get("ranking_delta"),
-                              "docking": paired_difference(poses[("pdbbind-heldout", model)], poses[("pdbbind-heldout", peer)]).get("docking_delta")}
+        f"{model} - {peer}": {"fep_ranking": paired("fep", model, peer, "ranking_delta"),
+                              "docking": paired("pdbbind-heldout", model, peer, "docking_delta")}
         for model in models for peer in peers}
     results["ligand-only ridge fit"] = {k: v for k, v in ridge_report.items() if k != "fep_series"}
     results["_notes"] = {
