@@ -42,8 +42,6 @@ def main() -> None:
     parser.add_argument("--vina", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--jobs", type=int, default=1, help="one process per mode (1 thread each)")
-    parser.add_argument("--keep-from", type=Path, default=None,
-                        help="an earlier report: modes not rerun now are copied from it (for an unchanged checkpoint; marked 'kept_from')")
     args = parser.parse_args()
     torch.set_num_threads(1)
     split = json.loads((ROOT / "models" / "split.json").read_text())
@@ -51,11 +49,6 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         summaries = list(pool.map(evaluate_mode, args.symmetry, [ids] * len(args.symmetry), [args] * len(args.symmetry)))
     report = dict(zip(args.symmetry, summaries))
-    if args.keep_from is not None:  # the optimiser and scorer are deterministic: an unchanged checkpoint gives the same rows
-        earlier = json.loads(args.keep_from.read_text())
-        for mode in ("e3", "se3"):
-            if mode not in report and mode in earlier:
-                report[mode] = {**earlier[mode], "kept_from": str(args.keep_from)}
     for symmetry in args.symmetry:
         print(json.dumps({k: v for k, v in report[symmetry].items() if k != "rows"}, indent=1), flush=True)
     if {"e3", "se3"} <= set(report):
