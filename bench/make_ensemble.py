@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -43,8 +42,7 @@ def main() -> None:
     members = [load_model(p) for p in args.members]
     if args.prior_overlap_cap is not None:  # a fixed term, not a weight: the trained parameters are untouched
         for m in members:
-            m.config = replace(m.config, prior_overlap_cap=args.prior_overlap_cap)
-            m.head.prior_overlap_cap = args.prior_overlap_cap
+            m.set_prior_overlap_cap(args.prior_overlap_cap)
     ensemble = DockScoreEnsemble(members).eval()
     by_id = {c.id: c for c in load_complexes(args.cache)}
     split = reports[0]["split"]

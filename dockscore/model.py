@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -291,6 +291,12 @@ class DockScoreModel(nn.Module):
         self.ligand_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.layers))
         self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset, config.clash_weight, config.vina_prior,
                                        config.prior_overlap_cap)
+
+    def set_prior_overlap_cap(self, cap: float | None) -> None:
+        """Change the prior's soft core of a trained model (a fixed term: no parameter moves); the
+        config, which the checkpoint stores, and the head change together."""
+        self.config = replace(self.config, prior_overlap_cap=cap)
+        self.head.prior_overlap_cap = cap
 
     @property
     def offset(self) -> float:
