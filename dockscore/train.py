@@ -120,6 +120,20 @@ def load_complexes(path: Path) -> list[Complex]:
     return out
 
 
+def drop_unscorable_decoys(complexes: list[Complex], settings: GraphSettings) -> int:
+    """Remove decoys with no protein atom within the pocket cutoff, in place; returns how many.
+
+    Such a pose has no graph (``build_complex_graph`` refuses it), so it can be neither a lesson
+    nor an evaluation item; left in, it stops the listwise term or the held-out evaluation."""
+    dropped = 0
+    for cx in complexes:
+        kept = [(pose, rmsd) for pose, rmsd in cx.decoys
+                if float(torch.cdist(pose.pos, cx.protein.pos).min()) < settings.pocket_cutoff]
+        dropped += len(cx.decoys) - len(kept)
+        cx.decoys = kept
+    return dropped
+
+
 def split_by_protein(complexes: list[Complex], seed: int, val_frac: float = 0.1, test_frac: float = 0.1) -> dict[str, list[str]]:
     """Protein-wise split: FEP targets held out entirely; other UniProt groups shuffled into train/val/test."""
     groups: dict[str, list[str]] = {}
@@ -495,19 +509,22 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
         complexes = load_pdbbind(data_root / "pdbbind", limit=limit, log=log)
         if cache is not None:
             save_complexes(complexes, Path(cache))
+    dropped = drop_unscorable_decoys(complexes, (model_config or ModelConfig(symmetry=symmetry)).graph_settings())
+    if dropped:
+        log(f"dropped {dropped} decoys with no protein atom within the pocket cutoff (no graph to score)")
     split = split_by_protein(complexes, seed=split_seed)  # fixed across training seeds: seeds vary only the training
     log(", ".join(f"{k}: {len(v)}" for k, v in split.items()))
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
     model, info = train(complexes, split, cfg, model_config or ModelConfig(symmetry=symmetry), out_dir, log=log, device=device)
     by_id = {c.id: c for c in complexes}
     info["calibration"] = calibrate(model, [by_id[i] for i in split["train"] if i in by_id])
-    metrics = {name: evaluate(model, [by_id[i] for i in split[name] if i in by_id]) for name in ("train", "val", "test", "fep_targets")}
-    if (data_root / "fep" / "jacs_set").exists():
-        metrics["fep_series"] = evaluate_fep(model, data_root / "fep" / "jacs_set")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)  # the weights first: an evaluation that fails must not cost the training
     name = name or f"dockscore-{symmetry}"
     path = out_dir / f"{name}.safetensors"
     save_model(model, path, extra={"seed": seed, "split_seed": split_seed, "epochs": epochs, "best_epoch": info["best_epoch"]})
+    metrics = {name: evaluate(model, [by_id[i] for i in split[name] if i in by_id]) for name in ("train", "val", "test", "fep_targets")}
+    if (data_root / "fep" / "jacs_set").exists():
+        metrics["fep_series"] = evaluate_fep(model, data_root / "fep" / "jacs_set")
     report = {"symmetry": symmetry, "train_config": cfg.__dict__, "model_config": model.config.to_dict(), "split": split,
               "metrics": metrics, **info}
     (out_dir / f"{name}.metrics.json").write_text(json.dumps(report, indent=1))

@@ -14,8 +14,9 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 
 from dockscore.optimize import perturb_torsions, rotatable_torsions, torsions_from_bonds
-from dockscore.train import (Complex, TrainConfig, _batches, _listwise_decoys, _mirror_credit, calibrate, evaluate, load_complexes, perturb_pose,
-                             save_complexes, split_by_protein, train)
+from dockscore.errors import InputError
+from dockscore.train import (Complex, TrainConfig, _batches, _listwise_decoys, _mirror_credit, calibrate, drop_unscorable_decoys, evaluate,
+                             load_complexes, perturb_pose, save_complexes, split_by_protein, train)
 
 from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V
 
@@ -63,6 +64,19 @@ def test_training_round_trip(tmp_path):
     save_complexes(complexes[:2], cache)
     loaded = load_complexes(cache)
     assert torch.equal(loaded[0].protein.x, complexes[0].protein.x) and len(loaded[1].decoys) == 3
+
+
+def test_a_decoy_outside_the_pocket_is_dropped_not_fatal():
+    """One decoy 200 A away has no graph: evaluation would stop on it; dropping it keeps the rest."""
+    complexes = tiny_complexes()[:2]
+    far = complexes[1].ligand.with_positions(complexes[1].ligand.pos + torch.tensor([200.0, 0.0, 0.0]))
+    complexes[1].decoys.append((far, 200.0))
+    model = DockScoreModel(ModelConfig(hidden=16, vectors=4, layers=1, protein_layers=1))
+    with pytest.raises(InputError):
+        evaluate(model, complexes)
+    assert drop_unscorable_decoys(complexes, model.config.graph_settings()) == 1
+    assert [len(c.decoys) for c in complexes] == [3, 3]
+    assert evaluate(model, complexes)["n"] == 2
 
 
 def flexible_ligand(smiles: str = "OC(=O)c1ccc(OCCN2CCCC2)cc1CCc1ccccn1", seed: int = 1) -> PreparedLigand:
