@@ -194,6 +194,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (one tool on one set each; 1 thread each)")
     parser.add_argument("--sets", nargs="+", default=None, help="only these sets (default: all; dude-docked needs bench/dock_dude.py first)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "comparison.json")
+    parser.add_argument("--poses-dir", type=Path, default=None,
+                        help="also write each tool's per-pose scores, one CSV per set and tool (to see which complexes each gets right)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     models = dict(m.split("=", 1) for m in args.model) or {
@@ -223,6 +225,13 @@ def main() -> None:
             for set_name, tool, out, rows in pool.map(run_one, *zip(*jobs)):
                 results.setdefault(set_name, {})[tool] = out
                 poses[(set_name, tool)] = rows
+    if args.poses_dir is not None:
+        args.poses_dir.mkdir(parents=True, exist_ok=True)
+        for (set_name, tool), rows in poses.items():
+            with open(args.poses_dir / f"{set_name}__{tool.replace(' ', '_')}.csv", "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["row"])
+                writer.writeheader()
+                writer.writerows(rows)
     order = list(tools)
     results = {s: {t: results[s][t] for t in order if t in results[s]} for s in manifests}
     # Margins: each dockscore model minus each baseline on the same poses (paired bootstrap), for
