@@ -70,18 +70,16 @@ def vina_scorer(padding: float = 12.0, local_opt: bool = False):
 def dockscore_local_opt_scorer(model_path: str, steps: int = 30):
     """dockscore's counterpart of Vina local-opt: each pose relaxed in the model's own field
     (rigid body + torsions, `dockscore minimize`), scored there; the RMSD label of the input pose is kept."""
+    from dockscore.benchmark import protein_scorers
     from dockscore.checkpoint import load_model
     from dockscore.errors import InputError
     from dockscore.optimize import optimize_pose
-    from dockscore.scoring import Scorer
 
-    model, cache = load_model(Path(model_path)), {}
+    model = load_model(Path(model_path))
+    scorer_for = protein_scorers(model.config.symmetry, model)
 
     def score_file(protein, ligands):
-        if protein not in cache:
-            cache.clear()
-            cache[protein] = Scorer(protein, model=model, stereo=False)
-        scorer = cache[protein]
+        scorer = scorer_for(protein)
         for r in iter_ligands(ligands):
             score, message = None, r.error or ""
             if r.ok:

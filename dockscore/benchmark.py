@@ -287,17 +287,28 @@ def run_benchmark(manifest: str | Path, score_file: Callable[[Path, Path], Itera
     return poses
 
 
-def dockscore_scorer(symmetry: str = "e3", model=None) -> Callable[[Path, Path], Iterable[dict]]:
-    """A ``score_file`` for :func:`run_benchmark` that featurises each protein once."""
+def protein_scorers(symmetry: str = "e3", model=None) -> Callable[[Path], "Scorer"]:  # noqa: F821
+    """``protein -> Scorer``, featurising each protein once; only the latest protein is kept
+    (manifests are usually grouped by protein, and memory stays flat)."""
     from dockscore.scoring import Scorer
 
     cache: dict[Path, Scorer] = {}
 
-    def score_file(protein: Path, ligands: Path):
+    def scorer_for(protein: Path) -> Scorer:
         if protein not in cache:
-            cache.clear()  # manifests are usually grouped by protein; keep memory flat
+            cache.clear()
             cache[protein] = Scorer(protein, model=model, symmetry=symmetry, stereo=False)
-        for r in cache[protein].score_file(ligands):
+        return cache[protein]
+
+    return scorer_for
+
+
+def dockscore_scorer(symmetry: str = "e3", model=None) -> Callable[[Path, Path], Iterable[dict]]:
+    """A ``score_file`` for :func:`run_benchmark` that featurises each protein once."""
+    scorer_for = protein_scorers(symmetry, model)
+
+    def score_file(protein: Path, ligands: Path):
+        for r in scorer_for(protein).score_file(ligands):
             yield {"name": r.name, "index": r.index, "score": r.score, "status": r.status, "message": r.message,
                    "props": r.record.props if r.record else {}}
 

@@ -472,7 +472,11 @@ FEP_TARGETS = ("bace", "cdk2", "jnk1_manual_flips", "mcl1_extra_flips", "p38", "
 
 
 def evaluate_fep(model: DockScoreModel, fep_root: Path) -> dict:
-    """Per-target Spearman rho of score vs measured pK (= -dG/1.364) on the JACS FEP series, with the heavy-atom baseline."""
+    """Per-target Spearman rho of score vs measured pK (dG in kcal/mol at 298 K) on the JACS FEP series, with the heavy-atom baseline.
+
+    The same unit conversion as `dockscore benchmark` (:func:`dockscore.benchmark.to_pk`), so training
+    logs and the benchmark read one series the same way."""
+    from dockscore.benchmark import to_pk
     from dockscore.scoring import Scorer
 
     out = {}
@@ -487,7 +491,7 @@ def evaluate_fep(model: DockScoreModel, fep_root: Path) -> dict:
             if result.status != "ok" or "r_exp_dg" not in result.record.props:
                 continue
             scores.append(result.score)
-            pks.append(-float(result.record.props["r_exp_dg"]) / 1.364)
+            pks.append(to_pk(float(result.record.props["r_exp_dg"]), "kcal/mol"))
             hac.append(result.record.mol.GetNumHeavyAtoms())
         out[target] = {"n": len(scores), "spearman": spearman(scores, pks), "heavy_atom_spearman": spearman(hac, pks)}
     out["mean"] = {
