@@ -41,11 +41,11 @@ sys.path.insert(0, str(ROOT))
 
 from dockscore.features import N_ELEM, OFF_ELEM  # noqa: E402
 from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein  # noqa: E402
-from dockscore.model import interaction_terms, vina_prior_energy  # noqa: E402
-from dockscore.optimize import Torsion, _rotation_matrix, torsions_from_bonds  # noqa: E402
+from dockscore.model import ModelConfig, interaction_terms, vina_prior_energy  # noqa: E402
+from dockscore.optimize import Torsion, pose_from_parameters, torsions_from_bonds  # noqa: E402
 from dockscore.train import load_complexes, save_complexes  # noqa: E402
 
-PRIOR_CUTOFF = 8.0  # A, Vina's pair cutoff (the prior's own)
+PRIOR_CUTOFF = ModelConfig().pocket_cutoff  # A: the prior's pair cutoff in the model (Vina's 8 A)
 
 
 @dataclass
@@ -81,23 +81,8 @@ def symmetric_rmsd(pos: torch.Tensor, reference: torch.Tensor, perms: torch.Tens
 
 
 def _batched_pose(start: torch.Tensor, torsions: list[Torsion], t: torch.Tensor, w: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Poses (B, n, 3) from one start: torsion angles theta (B, T), rotation vectors w (B, 3) about the
-    start's centroid, translations t (B, 3). Bond lengths and angles are kept exactly."""
-    B = t.shape[0]
-    pos = start.expand(B, -1, -1)
-    for k, torsion in enumerate(torsions):
-        b, c = torsion.axis
-        idx = torch.tensor(torsion.moving)
-        axis = pos[:, c] - pos[:, b]
-        axis = axis / axis.norm(dim=-1, keepdim=True).clamp_min(1e-9)
-        v = pos[:, idx] - pos[:, c : c + 1]
-        cos, sin = torch.cos(theta[:, k])[:, None, None], torch.sin(theta[:, k])[:, None, None]
-        kk = axis[:, None, :].expand_as(v)
-        moved = pos[:, c : c + 1] + v * cos + torch.cross(kk, v, dim=-1) * sin + kk * (v * kk).sum(-1, keepdim=True) * (1 - cos)
-        pos = pos.index_copy(1, idx, moved)
-    center = start.mean(0)
-    rot = torch.stack([_rotation_matrix(w[i]) for i in range(B)])
-    return torch.einsum("bnj,bij->bni", pos - center, rot) + center + t[:, None, :]
+    """Poses (B, n, 3) from one start and B parameter sets (the pose optimiser's own parametrisation, vectorised)."""
+    return torch.vmap(lambda t_, w_, theta_: pose_from_parameters(start, torsions, t_, w_, theta_))(t, w, theta)
 
 
 def prior_energy(protein: PreparedProtein, ligand: PreparedLigand, pos: torch.Tensor, pocket: torch.Tensor) -> torch.Tensor:
