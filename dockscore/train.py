@@ -128,7 +128,7 @@ def drop_unscorable_decoys(complexes: list[Complex], settings: GraphSettings) ->
     dropped = 0
     for cx in complexes:
         kept = [(pose, rmsd) for pose, rmsd in cx.decoys
-                if float(torch.cdist(pose.pos, cx.protein.pos).min()) < settings.pocket_cutoff]
+                if float(torch.cdist(pose.pos, cx.protein.pos, compute_mode="donot_use_mm_for_euclid_dist").min()) < settings.pocket_cutoff]
         dropped += len(cx.decoys) - len(kept)
         cx.decoys = kept
     return dropped
@@ -526,7 +526,7 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
     name = name or f"dockscore-{symmetry}"
     path = out_dir / f"{name}.safetensors"
     save_model(model, path, extra={"seed": seed, "split_seed": split_seed, "epochs": epochs, "best_epoch": info["best_epoch"]})
-    metrics = {name: evaluate(model, [by_id[i] for i in split[name] if i in by_id]) for name in ("train", "val", "test", "fep_targets")}
+    metrics = {part: evaluate(model, [by_id[i] for i in split[part] if i in by_id]) for part in ("train", "val", "test", "fep_targets")}
     if (data_root / "fep" / "jacs_set").exists():
         metrics["fep_series"] = evaluate_fep(model, data_root / "fep" / "jacs_set")
     report = {"symmetry": symmetry, "train_config": cfg.__dict__, "model_config": model.config.to_dict(), "split": split,
