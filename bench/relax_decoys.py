@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from dockscore.features import N_ELEM, OFF_ELEM  # noqa: E402
 from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein  # noqa: E402
 from dockscore.model import ModelConfig, interaction_terms, vina_prior_energy  # noqa: E402
-from dockscore.optimize import Torsion, pose_from_parameters, torsions_from_bonds  # noqa: E402
+from dockscore.optimize import Torsion, pose_from_parameters, self_clash, torsions_from_bonds  # noqa: E402
 from dockscore.train import load_complexes, save_complexes  # noqa: E402
 
 PRIOR_CUTOFF = ModelConfig().pocket_cutoff  # A: the prior's pair cutoff in the model (Vina's 8 A)
@@ -124,8 +124,8 @@ def relaxed_decoys(protein: PreparedProtein, ligand: PreparedLigand, generator: 
     opt = torch.optim.Adam([{"params": [t], "lr": 2 * settings.lr}, {"params": [w, theta], "lr": settings.lr}])
     for _ in range(settings.steps):
         pos = _batched_pose(ref, torsions, t, w, theta)
-        self_clash = torch.relu(3.0 - (pos[:, i] - pos[:, j]).norm(dim=-1)).pow(2).sum(-1)
-        loss = (-prior_energy(protein, ligand, pos, pocket) + self_clash).sum()
+        clash = torch.vmap(lambda x: self_clash(x, ligand.far_pairs))(pos)  # the pose optimiser's own penalty
+        loss = (-prior_energy(protein, ligand, pos, pocket) + clash).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
