@@ -382,6 +382,7 @@ def train(
     pose_weight: float = typer.Option(1.0, help="Weight of the listwise near-native-docked-pose term (0 = off)."),
     group_weight: float = typer.Option(1.0, help="Weight of the within-protein pK-difference term (0 = off)."),
     torsion_decoys: bool = typer.Option(True, help="Torsionally perturbed conformers as negatives besides rigid moves."),
+    max_decoys: int = typer.Option(8, help="Docked decoys per complex in each listwise pose-term step."),
     vina_prior: float = typer.Option(1.0, help="Weight of the fixed Vina-typed physics prior the network corrects (0 = off)."),
     prior_overlap_cap: float = typer.Option(0.0, help="Train with a soft-core prior: its repulsion stops growing beyond this overlap, A (0 = Vina's unbounded quadratic; the shipped recipe trains without it and applies 0.7 A at inference, see bench/make_ensemble.py)."),
     name: Optional[str] = typer.Option(None, help="Checkpoint name (default dockscore-SYMMETRY)."),
@@ -398,7 +399,8 @@ def train(
                      time_budget_s=time_budget, model_config=ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior,
                                                                        prior_overlap_cap=prior_overlap_cap or None),
                      name=name, train_overrides={"lr": lr, "ema_decay": ema, "pose_weight": pose_weight,
-                                                 "group_weight": group_weight, "torsion_decoys": torsion_decoys})
+                                                 "group_weight": group_weight, "torsion_decoys": torsion_decoys,
+                                                 "max_decoys": max_decoys})
     except (InputError, FileNotFoundError, ValueError) as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)
