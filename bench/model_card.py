@@ -1,13 +1,17 @@
 """Finish a trained checkpoint for shipping: FEP-series evaluation (CPU), split file, model card.
 
-    python bench/model_card.py CHECKPOINT METRICS_JSON --name dockscore-e3 [--command "..."]
+    python bench/model_card.py CHECKPOINT METRICS_JSON --name dockscore-e3
         [--tools "dockscore-e3,dockscore-se3,heavy-atom count,..."] [--seeds m1.json m2.json ...]
-        [--section "TITLE=file.md" ...]
+    python bench/model_card.py models/dockscore-e3.safetensors models/dockscore-e3.metrics.json --name dockscore-e3
+        (re-render the shipped card after editing its sections or the comparison)
 
 Copies the checkpoint to models/NAME.safetensors, adds the FEP-series figures to the metrics,
 writes models/NAME.metrics.json, models/split.json and models/NAME.md. The four-powers and
 FEP tables come from bench/results/comparison.json (one bench/compare_vina.py run); seed
-metrics files (other seeds of the same recipe) give mean and spread across seeds.
+metrics files (other seeds of the same recipe) give mean and spread across seeds. The
+hand-written sections (measured elsewhere: soft core, margins, speed, what was tried, where it
+loses) are markdown files in models/cards/NAME/, appended in file-name order, each starting
+with its "## Title" line; models/cards/NAME/command.txt holds the training command line.
 """
 
 from __future__ import annotations
@@ -48,14 +52,45 @@ def seed_table(members: list[tuple[int, dict]], ensemble: dict | None = None) ->
     return "\n".join(lines)
 
 
+def read_sections(folder: Path) -> dict[str, str]:
+    """{title: body} from folder/*.md in name order; each file starts with its "## Title" line."""
+    sections = {}
+    for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+        head, _, body = path.read_text().partition("\n")
+        if not head.startswith("## "):
+            raise SystemExit(f"{path}: the first line must be the section's '## Title'")
+        sections[head[3:].strip()] = body.strip("\n")
+    return sections
+
+
+def render_card(name: str, metrics: Path, out: Path, comparison_path: Path = ROOT / "bench" / "results" / "comparison.json",
+                tools: str | None = None, seeds: list[Path] = (), sections_dir: Path | None = None, command: str | None = None) -> str:
+    """Write the card of ``name`` to ``out`` from its metrics JSON, the comparison and its tracked sections."""
+    report = json.loads(Path(metrics).read_text())
+    comparison = json.loads(comparison_path.read_text()) if comparison_path.exists() else None
+    tool_list = tools.split(",") if tools else (list(comparison["fep"]) if comparison else None)
+    sections = {}
+    if report.get("members"):
+        members = [(mem["seed"], mem["metrics"]) for mem in report["members"]]
+        sections["Seeds (same recipe, same split)"] = seed_table(members, report["metrics"])
+    elif seeds:
+        members = [(r["train_config"]["seed"], r["metrics"]) for r in (json.loads(Path(p).read_text()) for p in [metrics, *seeds])]
+        sections["Seeds (same recipe, same split)"] = seed_table(members)
+    sources = sections_dir or ROOT / "models" / "cards" / name
+    sections.update(read_sections(sources))
+    if command is None:
+        command = (sources / "command.txt").read_text().strip() if (sources / "command.txt").exists() else "bench/train_shipped.sh"
+    return write_model_card(Path(metrics), Path(out), extra={"command": command, "sections": sections, "comparison": comparison, "tools": tool_list})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("metrics", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--command", default="bench/train_shipped.sh")
-    parser.add_argument("--section", action="append", default=[], help="TITLE=markdown file to append")
+    parser.add_argument("--command", default=None, help="training command line (default: models/cards/NAME/command.txt)")
+    parser.add_argument("--sections-dir", type=Path, default=None, help="hand-written sections (default: models/cards/NAME)")
     parser.add_argument("--comparison", type=Path, default=ROOT / "bench" / "results" / "comparison.json")
     parser.add_argument("--tools", default=None, help="comma-separated tool columns of the comparison (default: all in it)")
     parser.add_argument("--seeds", type=Path, nargs="*", default=[], help="metrics JSONs of the same recipe, other seeds")
@@ -71,21 +106,8 @@ def main() -> None:
         report["metrics"]["fep_series"] = evaluate_fep(model, args.data / "fep" / "jacs_set")
     (models / f"{args.name}.metrics.json").write_text(json.dumps(report, indent=1))
     (models / "split.json").write_text(json.dumps(report["split"], indent=1))
-    comparison = json.loads(args.comparison.read_text()) if args.comparison.exists() else None
-    tools = args.tools.split(",") if args.tools else (list(comparison["fep"]) if comparison else None)
-    sections = {}
-    if report.get("members"):
-        members = [(mem["seed"], mem["metrics"]) for mem in report["members"]]
-        sections["Seeds (same recipe, same split)"] = seed_table(members, report["metrics"])
-    elif args.seeds:
-        members = [(r["train_config"]["seed"], r["metrics"]) for r in (json.loads(Path(p).read_text()) for p in [args.metrics, *args.seeds])]
-        sections["Seeds (same recipe, same split)"] = seed_table(members)
-    for item in args.section:
-        title, path = item.split("=", 1)
-        sections[title] = Path(path).read_text()
-    write_model_card(models / f"{args.name}.metrics.json", models / f"{args.name}.md",
-                     extra={"command": args.command, "sections": sections,
-                            "comparison": comparison, "tools": tools})
+    render_card(args.name, models / f"{args.name}.metrics.json", models / f"{args.name}.md", args.comparison, args.tools,
+                args.seeds, args.sections_dir, args.command)
     print((models / f"{args.name}.md").read_text())
 
 
