@@ -8,6 +8,8 @@
 # CACHE (default .cache/pdbbind.pt) picks the tensor cache, e.g. .cache/pdbbind_relaxed.pt from
 # bench/relax_decoys.py (prior-relaxed decoys added to the training complexes only).
 # Usage: [CACHE=...] bench/train_sweep_gpu.sh OUTDIR BUDGET_S "name seed pose_weight max_decoys" ...
+# On a lent GPU machine, write OUTDIR outside $OUT and tar it into $OUT afterwards: the device tool returns a
+# limited number of files, and a 10-run sweep writes 30 (a 10-seed run lost its weights that way).
 set -euo pipefail
 out=${1:?outdir}; budget=${2:?budget seconds}; shift 2
 CACHE=${CACHE:-.cache/pdbbind.pt}
