@@ -45,7 +45,6 @@ from dockscore.benchmark import to_pk  # noqa: E402
 from dockscore.checkpoint import load_model  # noqa: E402
 from dockscore.features import ELEMENTS, OFF_ELEM, OFF_METAL, XS_ACCEPTOR, XS_DONOR, XS_HYDROPHOBIC  # noqa: E402
 from dockscore.metrics import pearson, spearman  # noqa: E402
-from dockscore.model import TERM_NAMES  # noqa: E402
 from dockscore.train import FEP_TARGETS, _encode_and_graphs, drop_unscorable_decoys, load_complexes  # noqa: E402
 
 CONTACT_TYPES = ("C_hydrophobic", "C_polar", "NO_donor", "NO_acceptor", "NO_donor_acceptor", "NO_other",
@@ -137,24 +136,22 @@ FOLDS = 5
 
 @torch.no_grad()
 def pose_table(model, cache: Path, split: dict, smina_cache: Path) -> list[dict]:
-    """Per complex: base score and Vina-typed prior of the crystal pose and every decoy, RMSDs, contact counts."""
+    """Per complex: base score of the crystal pose and every decoy, RMSDs, contact counts."""
     complexes = load_complexes(cache)
     drop_unscorable_decoys(complexes, model.config.graph_settings())
     smina = {d["id"]: d["decoy_rmsd"].shape[0] for d in torch.load(smina_cache, weights_only=True)}
     where = {c: k for k, ids in split.items() if isinstance(ids, list) for c in ids}
-    prior_col = TERM_NAMES.index("vina_prior")
     rows = []
     for cx in complexes:
         poses = [(cx.ligand, 0.0)] + cx.decoys
-        score, prior = [], []
+        score = []
         for k in range(0, len(poses), 64):
             out = model(*_encode_and_graphs(model, [(cx, pose, False) for pose, _ in poses[k : k + 64]], model.config.graph_settings()))
             score += out["score"].tolist()
-            prior += out["terms"][:, prior_col].tolist()
         lt, pt = contact_types(cx.ligand.x, cx.ligand.xs), contact_types(cx.protein.x, cx.protein.xs)
         rows.append({"id": cx.id, "uniprot": cx.uniprot, "pK": cx.pK, "split": where.get(cx.id, "none"),
                      "n_smina": 1 + smina.get(cx.id, 0),  # crystal + smina decoys come first, relaxed decoys after
-                     "rmsd": torch.tensor([r for _, r in poses]), "score": torch.tensor(score), "prior": torch.tensor(prior),
+                     "rmsd": torch.tensor([r for _, r in poses]), "score": torch.tensor(score),
                      "counts": torch.stack([contact_counts(lt, pt, pose.pos, cx.protein.pos) for pose, _ in poses])})
     return rows
 
