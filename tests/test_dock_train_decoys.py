@@ -1,0 +1,45 @@
+"""bench/dock_train_decoys.py: docked poses come back from meeko in its own atom order; the
+mapping onto the ligand's heavy atoms must be exact, whatever the order, H or charge form."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rdkit import Chem
+from rdkit.Chem import AllChem
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+from dock_train_decoys import heavy_atom_order  # noqa: E402
+
+
+def embedded(smiles: str) -> Chem.Mol:
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    AllChem.EmbedMolecule(mol, randomSeed=3)
+    return mol
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_shuffled_protonated_copy_maps_back_onto_the_heavy_atoms(seed):
+    mol = embedded("OC(=O)c1ccc(cc1)C[C@H](N)C(=O)NC")
+    reference = Chem.RemoveHs(mol)
+    shuffled = Chem.RenumberAtoms(mol, np.random.default_rng(seed).permutation(mol.GetNumAtoms()).tolist())
+    order = heavy_atom_order(reference, shuffled)
+    np.testing.assert_allclose(shuffled.GetConformer().GetPositions()[order], reference.GetConformer().GetPositions())
+
+
+def test_another_charge_form_still_maps():
+    reference = Chem.RemoveHs(embedded("CC(=O)O"))
+    ionised = Chem.RWMol(reference)
+    oxygen = [a.GetIdx() for a in ionised.GetAtoms() if a.GetSymbol() == "O" and a.GetTotalNumHs() == 1][0]
+    ionised.GetAtomWithIdx(oxygen).SetFormalCharge(-1)
+    ionised.GetAtomWithIdx(oxygen).SetNoImplicit(True)
+    assert sorted(heavy_atom_order(reference, ionised.GetMol())) == list(range(4))
+
+
+def test_a_different_molecule_is_refused():
+    with pytest.raises(ValueError):
+        heavy_atom_order(Chem.RemoveHs(embedded("CCO")), embedded("CCN"))
