@@ -29,7 +29,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
 sys.path.insert(0, str(ROOT / "bench"))
 
 from dockscore.checkpoint import load_model  # noqa: E402
@@ -40,7 +39,6 @@ DATA = ROOT.parent / "shared" / "data" / "pdbbind"
 MMFF_TERMS = ("Bond", "Angle", "StretchBend", "Oop", "Torsion", "VdW", "Ele")
 
 
-# -- 2. ligand strain ----------------------------------------------------------------------
 def mmff_components(mol) -> list[list[float]] | None:
     """MMFF94 term energies (kcal/mol, MMFF_TERMS order) at the pose, at a restrained and at a free local minimum."""
     from rdkit import Chem
