@@ -50,22 +50,21 @@ def heavy_atom_order(reference: Chem.Mol, posed: Chem.Mol) -> list[int]:
     meeko rebuilds docked molecules from its own SMILES, so atom order is not the input's. Match
     on the full chemistry first, then on the element graph alone (bond orders or charges written
     differently); raise ValueError when the two are different molecules."""
-    heavy = Chem.RemoveHs(posed, sanitize=False)
-    keep = [a.GetIdx() for a in posed.GetAtoms() if a.GetAtomicNum() > 1]
-    match = heavy.GetSubstructMatch(reference, useChirality=False)
-    if len(match) != reference.GetNumAtoms():
+    n_heavy = sum(a.GetAtomicNum() > 1 for a in posed.GetAtoms())
+    match = posed.GetSubstructMatch(reference, useChirality=False) if n_heavy == reference.GetNumAtoms() else ()
+    if len(match) != reference.GetNumAtoms() and n_heavy == reference.GetNumAtoms():
         params = Chem.AdjustQueryParameters.NoAdjustments()
         params.makeBondsGeneric = True
-        query = Chem.AdjustQueryProperties(Chem.RemoveHs(reference), params)
+        query = Chem.AdjustQueryProperties(reference, params)
         for atom in query.GetAtoms():
             atom.SetFormalCharge(0)
-        generic = Chem.RWMol(heavy)
-        for atom in generic.GetAtoms():
+        neutral = Chem.RWMol(posed)
+        for atom in neutral.GetAtoms():
             atom.SetFormalCharge(0)
-        match = generic.GetSubstructMatch(query)
-    if len(match) != reference.GetNumAtoms() or heavy.GetNumAtoms() != reference.GetNumAtoms():
+        match = neutral.GetSubstructMatch(query)
+    if len(match) != reference.GetNumAtoms():
         raise ValueError("docked molecule does not match the ligand's heavy-atom graph")
-    return [keep[i] for i in match]
+    return list(match)
 
 
 def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, seed: int, padding: float) -> str:
@@ -80,7 +79,7 @@ def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, s
     work = Path(f"/tmp/dock_train_decoys/{cid}")
     work.mkdir(parents=True, exist_ok=True)
     try:
-        heavy = Chem.RemoveHs(Chem.MolFromMolFile(str(folder / "ligand.sdf"), removeHs=False))
+        heavy = Chem.RemoveAllHs(Chem.MolFromMolFile(str(folder / "ligand.sdf"), removeHs=False))  # as ligand_heavy_mol
         receptor = prepare_receptor_pdbqt(folder / "protein.pdb", work / "receptor.pdbqt")
         centre, size = ligand_box(heavy, padding=padding)
         v = Vina(sf_name="vina", cpu=1, seed=seed, verbosity=0)
@@ -140,7 +139,7 @@ def merge(args: argparse.Namespace) -> None:
             continue
         n_cx += 1
         for rec in iter_ligands(path):
-            pos = torch.tensor(Chem.RemoveHs(rec.mol).GetConformer().GetPositions(), dtype=torch.float32) if rec.ok else None
+            pos = torch.tensor(Chem.RemoveAllHs(rec.mol).GetConformer().GetPositions(), dtype=torch.float32) if rec.ok else None
             if pos is None or pos.shape != cx.ligand.pos.shape:
                 continue
             rmsd = float(rec.props["rmsd"])
