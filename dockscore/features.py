@@ -61,8 +61,12 @@ _uncharger = rdMolStandardize.Uncharger()
 
 
 def ligand_heavy_mol(mol: Chem.Mol) -> Chem.Mol:
-    """Heavy-atom, charge-normalised copy of a sanitised ligand (the graph's chemistry)."""
-    heavy = Chem.RemoveHs(mol, sanitize=True)
+    """Heavy-atom, charge-normalised copy of a sanitised ligand (the graph's chemistry).
+
+    Every hydrogen goes, including those ``RemoveHs`` keeps because they define a double bond's
+    stereo (amidine and imine N-H, 37 of the 751 PDBbind ligands): otherwise the same molecule
+    scores differently with and without explicit H in its file."""
+    heavy = Chem.RemoveAllHs(mol, sanitize=True)
     try:
         neutral = _uncharger.uncharge(heavy)
         Chem.SanitizeMol(neutral)

@@ -229,7 +229,7 @@ def optimize_pose(scorer, ligand: PreparedLigand, **kwargs) -> OptimizedPose:
 
 def set_heavy_positions(mol: Chem.Mol, heavy_pos: torch.Tensor) -> Chem.Mol:
     """Write optimised heavy-atom coordinates back into a copy of ``mol`` (hydrogens re-placed)."""
-    heavy = Chem.RemoveHs(mol, sanitize=False)
+    heavy = Chem.RemoveAllHs(mol, sanitize=False)  # the atoms of ligand_heavy_mol, in its order
     conf = heavy.GetConformer()
     for i, p in enumerate(heavy_pos.tolist()):
         conf.SetAtomPosition(i, p)

@@ -81,7 +81,7 @@ def load_pdbbind(root: Path, limit: int | None = None, log=print) -> list[Comple
             if (folder / "decoys.sdf").exists():
                 for rec in iter_ligands(folder / "decoys.sdf"):
                     if rec.ok and "rmsd" in rec.props:
-                        decoy = ligand.with_positions(torch.tensor(Chem.RemoveHs(rec.mol).GetConformer().GetPositions(), dtype=torch.float32))
+                        decoy = ligand.with_positions(torch.tensor(Chem.RemoveAllHs(rec.mol).GetConformer().GetPositions(), dtype=torch.float32))
                         if decoy.pos.shape == ligand.pos.shape:
                             decoys.append((decoy, float(rec.props["rmsd"])))
             complexes.append(Complex(row["id"], row["uniprot"] or row["id"], float(row["pK"]), protein, ligand, decoys))

@@ -113,6 +113,23 @@ def test_hydrogens_do_not_change_the_heavy_atom_features():
     np.testing.assert_array_equal(a, b)
 
 
+def test_stereo_defining_hydrogens_are_dropped_too():
+    """An imine N-H fixes its C=N bond's E/Z, so RemoveHs keeps it (37 of 751 PDBbind ligands:
+    amidines, guanidines). The graph must not: the same pose scores the same with or without H."""
+    from rdkit.Chem import AllChem
+
+    from dockscore.graph import PreparedLigand
+
+    with_h = Chem.AddHs(Chem.MolFromSmiles("[H]/N=C(\\N)c1ccccc1"))  # benzamidine, E/Z set by the N-H
+    AllChem.EmbedMolecule(with_h, randomSeed=0)
+    assert any(a.GetAtomicNum() == 1 for a in Chem.RemoveHs(with_h).GetAtoms())  # the case this guards
+    heavy_only = Chem.RemoveAllHs(with_h)
+    a, b = PreparedLigand.from_mol(with_h), PreparedLigand.from_mol(heavy_only)
+    assert a.pos.shape[0] == with_h.GetNumHeavyAtoms() == 9
+    torch.testing.assert_close(a.x, b.x)
+    torch.testing.assert_close(a.pos, b.pos)
+
+
 def test_charge_state_does_not_change_donor_acceptor_perception():
     neutral = Chem.MolFromSmiles("CC(=O)O")
     charged = Chem.MolFromSmiles("CC(=O)[O-]")
