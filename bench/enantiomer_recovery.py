@@ -39,13 +39,14 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=3)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--ids", nargs="+", default=None, help="only these complexes (e.g. the ones a fix touched)")
     parser.add_argument("--vina", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--jobs", type=int, default=1, help="one process per mode (1 thread each)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     split = json.loads((ROOT / "models" / "split.json").read_text())
-    ids = [(name, i) for name in ("test", "fep_targets", "val") for i in split[name]]
+    ids = [(name, i) for name in ("test", "fep_targets", "val") for i in split[name] if args.ids is None or i in args.ids]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         summaries = list(pool.map(evaluate_mode, args.symmetry, [ids] * len(args.symmetry), [args] * len(args.symmetry)))
     report = dict(zip(args.symmetry, summaries))
