@@ -135,8 +135,8 @@ FOLDS = 5
 
 
 @torch.no_grad()
-def pose_table(model, cache: Path, split: dict, smina_cache: Path) -> list[dict]:
-    """Per complex: base score of the crystal pose and every decoy, RMSDs, contact counts."""
+def pose_table(model, cache: Path, split: dict, smina_cache: Path, with_counts: bool = True) -> list[dict]:
+    """Per complex: base score of the crystal pose and every decoy, RMSDs and (``with_counts``) contact counts."""
     complexes = load_complexes(cache)
     drop_unscorable_decoys(complexes, model.config.graph_settings())
     smina = {d["id"]: d["decoy_rmsd"].shape[0] for d in torch.load(smina_cache, weights_only=True)}
@@ -148,11 +148,12 @@ def pose_table(model, cache: Path, split: dict, smina_cache: Path) -> list[dict]
         for k in range(0, len(poses), 64):
             out = model(*_encode_and_graphs(model, [(cx, pose, False) for pose, _ in poses[k : k + 64]], model.config.graph_settings()))
             score += out["score"].tolist()
-        lt, pt = contact_types(cx.ligand.x, cx.ligand.xs), contact_types(cx.protein.x, cx.protein.xs)
         rows.append({"id": cx.id, "uniprot": cx.uniprot, "pK": cx.pK, "split": where.get(cx.id, "none"),
                      "n_smina": 1 + smina.get(cx.id, 0),  # crystal + smina decoys come first, relaxed decoys after
-                     "rmsd": torch.tensor([r for _, r in poses]), "score": torch.tensor(score),
-                     "counts": torch.stack([contact_counts(lt, pt, pose.pos, cx.protein.pos) for pose, _ in poses])})
+                     "rmsd": torch.tensor([r for _, r in poses]), "score": torch.tensor(score)})
+        if with_counts:
+            lt, pt = contact_types(cx.ligand.x, cx.ligand.xs), contact_types(cx.protein.x, cx.protein.xs)
+            rows[-1]["counts"] = torch.stack([contact_counts(lt, pt, pose.pos, cx.protein.pos) for pose, _ in poses])
     return rows
 
 

@@ -50,9 +50,10 @@ def heavy_atom_order(reference: Chem.Mol, posed: Chem.Mol) -> list[int]:
     meeko rebuilds docked molecules from its own SMILES, so atom order is not the input's. Match
     on the full chemistry first, then on the element graph alone (bond orders or charges written
     differently); raise ValueError when the two are different molecules."""
-    n_heavy = sum(a.GetAtomicNum() > 1 for a in posed.GetAtoms())
-    match = posed.GetSubstructMatch(reference, useChirality=False) if n_heavy == reference.GetNumAtoms() else ()
-    if len(match) != reference.GetNumAtoms() and n_heavy == reference.GetNumAtoms():
+    if sum(a.GetAtomicNum() > 1 for a in posed.GetAtoms()) != reference.GetNumAtoms():
+        raise ValueError("docked molecule does not match the ligand's heavy-atom graph")
+    match = posed.GetSubstructMatch(reference, useChirality=False)
+    if len(match) != reference.GetNumAtoms():
         params = Chem.AdjustQueryParameters.NoAdjustments()
         params.makeBondsGeneric = True
         query = Chem.AdjustQueryProperties(reference, params)

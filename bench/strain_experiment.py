@@ -142,7 +142,7 @@ def main() -> None:
     torch.manual_seed(0)
     t0 = time.time()
     model = load_model(args.model)
-    rows = pose_table(model, args.cache, json.loads(args.split.read_text()), ROOT / ".cache" / "pdbbind.pt")
+    rows = pose_table(model, args.cache, json.loads(args.split.read_text()), ROOT / ".cache" / "pdbbind.pt", with_counts=False)
     print(f"pose table: {sum(len(r['rmsd']) for r in rows)} poses of {len(rows)} complexes in {time.time() - t0:.0f} s", flush=True)
     result = {"strain": strain_experiment(rows, args.jobs)}
     result["strain"]["held_out_read"] = {"variant": args.chosen_strain, "a": args.chosen_weight,
