@@ -8,7 +8,11 @@ metric code for each tool:
 * fep: the 8 JACS FEP series (measured dG): ranking power;
 * dekois: DEKOIS 2.0 ACHE and PPARA docked actives vs a seeded sample of decoys: screening power;
 * xiap: 100 docked DUD-E XIAP actives with measured Kd/Ki/IC50 (a protein absent from training):
-  ranking power on a series nobody tuned on.
+  ranking power on a series nobody tuned on;
+* pdbbind-redocked (when bench/dock_train_decoys.py --part test fep_targets has run): crystal +
+  Vina-redocked poses of the held-out complexes that have no shared decoys, the same smina-like
+  protocol; docking power on more complexes. The paired docking differences are also given over
+  all held-out complexes (shared decoys and redocked together).
 Tools: each dockscore checkpoint, the heavy-atom count, a ligand-only ridge on RDKit descriptors
 (bench/ligand_only.py: what a model gets without reading the pocket), Vina score-only and Vina
 local-optimised (the pose relaxed in Vina's own field, RMSD label of the input pose kept).
@@ -121,7 +125,8 @@ def run_one(tool: str, spec: tuple, set_name: str, manifest: Path, prop, unit, r
     return set_name, tool, out, [{k: p[k] for k in keep} for p in poses]
 
 
-def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0) -> dict[str, tuple[Path, str | None, str, str | None]]:
+def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
+                    redocked: Path | None = None) -> dict[str, tuple[Path, str | None, str, str | None]]:
     split = json.loads((ROOT / "models" / "split.json").read_text())
     labels = {row["id"]: row["pK"] for row in csv.DictReader(open(data / "pdbbind" / "index.csv"))}
     rows = ["protein,ligands,group,kind"]
@@ -137,6 +142,12 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0) -> di
         if (folder / "decoys.sdf").exists():
             rows.append(f"{folder / 'protein.pdb'},{folder / 'decoys.sdf'},{cid},decoys")
     (tmp / "pdbbind.csv").write_text("\n".join(rows) + "\n")
+    rows = ["protein,ligands,group,kind"]
+    for cid in split["test"] + split["fep_targets"]:
+        folder, poses = data / "pdbbind" / cid, (redocked / f"{cid}.sdf") if redocked else None
+        if poses is not None and poses.exists() and not (folder / "decoys.sdf").exists():
+            rows += [f"{folder / 'protein.pdb'},{tmp / (cid + '_crystal.sdf')},{cid},crystal",
+                     f"{folder / 'protein.pdb'},{poses},{cid},decoys"]
     fep = data / "fep" / "jacs_set"
     rows = ["protein,ligands,group,kind"]
     for t in ("bace", "cdk2", "jnk1_manual_flips", "mcl1_extra_flips", "p38", "ptp1b", "thrombin_core", "tyk2"):
@@ -154,10 +165,13 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0) -> di
     (tmp / "dekois.csv").write_text("\n".join(rows) + "\n")
     xiap = data / "dude" / "xiap"
     (tmp / "xiap.csv").write_text(f"protein,ligands,group,kind\n{xiap / 'receptor_rdkit.pdb'},{xiap / 'actives_docked.sdf'},xiap,actives\n")
+    (tmp / "redocked.csv").write_text("\n".join(rows) + "\n")
     sets = {"pdbbind-heldout": (tmp / "pdbbind.csv", "pK", "pK", "rmsd"),
             "fep": (tmp / "fep.csv", "r_exp_dg", "kcal/mol", None),
             "xiap": (tmp / "xiap.csv", "act", "nM", None),
             "dekois": (tmp / "dekois.csv", None, "pK", None)}
+    if len(rows) > 1:
+        sets["pdbbind-redocked"] = (tmp / "redocked.csv", "pK", "pK", "rmsd")
     docked = ROOT / ".cache" / "dude"  # written by bench/dock_dude.py (derived data, never committed)
     rows = ["protein,ligands,group,kind"]
     for t in ("fabp4", "inha"):
@@ -168,6 +182,24 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0) -> di
         (tmp / "dude.csv").write_text("\n".join(rows) + "\n")
         sets["dude-docked"] = (tmp / "dude.csv", None, "pK", None)
     return sets
+
+
+def union_poses(pose_sets: list[list[dict]]) -> list[dict]:
+    """Per-pose rows of several sets as one set (rows renumbered so that (row, index) stays unique;
+    groups are complex ids, which the sets must not share)."""
+    out, offset = [], 0
+    for rows in pose_sets:
+        out += [{**p, "row": p["row"] + offset} for p in rows]
+        offset += 1 + max((p["row"] for p in rows), default=-1)
+    return out
+
+
+def docking_headline(poses: list[dict]) -> dict:
+    """Docking power (both conventions) of a pose set, with CIs; the other headline figures left empty."""
+    m = compute_metrics([{**p, "activity": None} for p in poses if p["kind"] in ("crystal", "decoys")], n_boot=500)
+    h = {k: (v if k.startswith("docking") else None) for k, v in headline(m).items()}
+    h.update({k: m.get("docking", {}).get(k) for k in ("n_included", "n_excluded")})
+    return h
 
 
 def headline(m: dict) -> dict:
@@ -192,6 +224,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (one tool on one set each; 1 thread each)")
     parser.add_argument("--sets", nargs="+", default=None, help="only these sets (default: all; dude-docked needs bench/dock_dude.py first)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "comparison.json")
+    parser.add_argument("--redocked", type=Path, default=ROOT / ".cache" / "heldout_docked",
+                        help="Vina-redocked held-out complexes (bench/dock_train_decoys.py dock --part test fep_targets)")
     parser.add_argument("--poses-dir", type=Path, default=None,
                         help="also write each tool's per-pose scores, one CSV per set and tool (to see which complexes each gets right)")
     args = parser.parse_args()
@@ -213,7 +247,7 @@ def main() -> None:
             tools["vina-1.2.7 local-opt"] = ("vina", True)
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        manifests = build_manifests(args.data, Path(tmp), args.max_decoys)
+        manifests = build_manifests(args.data, Path(tmp), args.max_decoys, redocked=args.redocked)
         if args.sets:
             manifests = {k: v for k, v in manifests.items() if k in args.sets}
         jobs = [(tool, spec, set_name, *m) for set_name, m in manifests.items() for tool, spec in tools.items()]
@@ -231,18 +265,28 @@ def main() -> None:
                 writer.writeheader()
                 writer.writerows(rows)
     order = list(tools)
-    results = {s: {t: results[s][t] for t in order if t in results[s]} for s in manifests}
+    results = {s: {t: results[s][t] for t in order if t in results[s]} for s in results}
     # Margins: each dockscore model minus each baseline on the same poses (paired bootstrap), for
     # ranking on the FEP series and docking on the held-out decoys
     peers = [t for t in tools if tools[t][0] != "dockscore"]
+    docking_sets = [s for s in ("pdbbind-heldout", "pdbbind-redocked") if s in manifests]
+    if len(docking_sets) == 2:  # all held-out docking complexes: the two sets share no complex
+        for tool in tools:
+            if all((s, tool) in poses for s in docking_sets):
+                poses[("docking-all-heldout", tool)] = union_poses([poses[(s, tool)] for s in docking_sets])
+                results.setdefault("docking-all-heldout", {})[tool] = docking_headline(poses[("docking-all-heldout", tool)])
+
     def paired(set_name: str, model: str, peer: str, key: str):
-        if (set_name, model) not in poses:
+        if (set_name, model) not in poses or (set_name, peer) not in poses:
             return None
         return paired_difference(poses[(set_name, model)], poses[(set_name, peer)]).get(key)
 
     results["paired_differences"] = {
         f"{model} - {peer}": {"fep_ranking": paired("fep", model, peer, "ranking_delta"),
-                              "docking": paired("pdbbind-heldout", model, peer, "docking_delta")}
+                              "docking": paired("pdbbind-heldout", model, peer, "docking_delta"),
+                              **({"docking_redocked": paired("pdbbind-redocked", model, peer, "docking_delta"),
+                                  "docking_all_heldout": paired("docking-all-heldout", model, peer, "docking_delta")}
+                                 if "docking-all-heldout" in results else {})}
         for model in models for peer in peers}
     results["ligand-only ridge fit"] = {k: v for k, v in ridge_report.items() if k != "fep_series"}
     results["_notes"] = {
@@ -255,17 +299,18 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=1))
     f = lambda x: "-" if x is None or x != x else f"{x:.3f}"  # noqa: E731
     print(f"\n{'set':<16}{'tool':<24}{'R':>7}{'rho':>7}{'dock+':>7}{'dock-':>7}{'EF1%':>7}{'AUC':>7}{'poses/s':>9}")
-    for set_name in manifests:
-        for tool, h in results[set_name].items():
-            rate = (h["n_scored"] or 0) / max(h["seconds"], 1e-9)
+    for set_name in [*manifests, "docking-all-heldout"]:
+        for tool, h in results.get(set_name, {}).items():
+            rate = (h["n_scored"] or 0) / max(h.get("seconds", 0.0), 1e-9)
             print(f"{set_name:<16}{tool:<24}{f(h['scoring_R']):>7}{f(h['ranking_rho']):>7}{f(h['docking_incl']):>7}{f(h['docking_excl']):>7}"
                   f"{f(h['ef1']):>7}{f(h['auc']):>7}{rate:>9.1f}")
-    print(f"\n{'paired difference (same poses)':<48}{'FEP rho':>9}{'95% CI':>16}{'dock-':>8}{'95% CI':>16}")
+    print(f"\n{'paired difference (same poses)':<48}{'FEP rho':>9}{'95% CI':>16}{'dock-':>8}{'95% CI':>16}{'dock- all':>10}{'95% CI':>16}")
     for pair, d in results["paired_differences"].items():
-        r, k = d["fep_ranking"] or {}, d["docking"] or {}
+        r, k, a = d["fep_ranking"] or {}, d["docking"] or {}, d.get("docking_all_heldout") or {}
         ci = lambda c: "-" if not c else f"{c[0]:+.2f}..{c[1]:+.2f}"  # noqa: E731
         print(f"{pair:<48}{f(r.get('mean_spearman_a_minus_b')):>9}{ci(r.get('ci95')):>16}"
-              f"{f(k.get('top1_native_excluded_a_minus_b')):>8}{ci(k.get('ci95')):>16}")
+              f"{f(k.get('top1_native_excluded_a_minus_b')):>8}{ci(k.get('ci95')):>16}"
+              f"{f(a.get('top1_native_excluded_a_minus_b')):>10}{ci(a.get('ci95')):>16}")
 
 
 if __name__ == "__main__":

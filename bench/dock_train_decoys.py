@@ -1,6 +1,7 @@
 """Vina-docked decoys for the *training* complexes that have none, added to a tensor cache.
 
     python bench/dock_train_decoys.py dock [--jobs 2] [--exhaustiveness 8] [--out .cache/train_docked]
+    python bench/dock_train_decoys.py dock --part test fep_targets --out .cache/heldout_docked
     python bench/dock_train_decoys.py merge .cache/pdbbind_relaxed.pt .cache/pdbbind_docked.pt
     CACHE=.cache/pdbbind_docked.pt bench/train_sweep_gpu.sh OUTDIR BUDGET "name seed pose_weight max_decoys" ...
     python bench/contact_potential.py --cache .cache/pdbbind_docked.pt --out ...
@@ -17,8 +18,9 @@ ligand's heavy atoms, H added by RDKit, prepared by meeko (Vina randomises posit
 orientation and torsions; rings keep the crystal geometry, as in redocking); box = crystal
 ligand extent + 8 A; exhaustiveness 8, 9 poses within 3 kcal/mol, seed 0. Labels: RDKit's
 symmetry-aware heavy-atom RMSD to ligand.sdf without fitting (the shared decoys' ``rmsd_recomputed``).
-Only models/split.json's training complexes without decoys.sdf are docked: validation, test
-and FEP targets are untouched. One SDF per complex (``.err`` for a failure), so an interrupted
+Only complexes without decoys.sdf are docked, of models/split.json's training part by default.
+``--part test fep_targets`` docks the held-out complexes without decoys the same way, for a
+larger held-out docking test (bench/compare_vina.py --redocked); those never enter training. One SDF per complex (``.err`` for a failure), so an interrupted
 run resumes where it stopped. Cost here: 70-360 s per complex per core at exhaustiveness 8,
 so the 346 complexes take several CPU-hours. Derived data: it goes to .cache, never into the
 repository.
@@ -113,12 +115,12 @@ def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, s
 
 def dock(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
-    train = json.loads(args.split.read_text())["train"]
-    todo = [c for c in train if not (args.data / c / "decoys.sdf").exists()
+    split = json.loads(args.split.read_text())
+    todo = [c for part in args.part for c in split[part] if not (args.data / c / "decoys.sdf").exists()
             and not (args.out / f"{c}.sdf").exists() and not (args.out / f"{c}.err").exists()]
     if args.limit:
         todo = todo[: args.limit]
-    print(f"{len(todo)} training complexes to dock with {args.jobs} workers", flush=True)
+    print(f"{len(todo)} complexes of {'+'.join(args.part)} to dock with {args.jobs} workers", flush=True)
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(dock_one, c, str(args.data), str(args.out), args.exhaustiveness, args.n_poses, args.seed, args.padding)
@@ -132,7 +134,8 @@ def merge(args: argparse.Namespace) -> None:
     from dockscore.train import load_complexes, save_complexes
 
     complexes = load_complexes(args.cache)
-    train = set(json.loads(args.split.read_text())["train"])
+    split = json.loads(args.split.read_text())
+    train = {c for part in args.part for c in split[part]}
     added = near = n_cx = 0
     for cx in complexes:
         path = args.docked / f"{cx.id}.sdf"
@@ -147,7 +150,7 @@ def merge(args: argparse.Namespace) -> None:
             cx.decoys.append((cx.ligand.with_positions(pos), rmsd))
             added, near = added + 1, near + (rmsd < 2.0)
     save_complexes(complexes, args.out)
-    print(f"{added} Vina-docked decoys ({near} under 2 A) added to {n_cx} training complexes -> {args.out}")
+    print(f"{added} Vina-docked decoys ({near} under 2 A) added to {n_cx} complexes of {'+'.join(args.part)} -> {args.out}")
 
 
 def main() -> None:
@@ -168,6 +171,7 @@ def main() -> None:
     m.add_argument("--docked", type=Path, default=ROOT / ".cache" / "train_docked")
     for p in (d, m):
         p.add_argument("--split", type=Path, default=ROOT / "models" / "split.json")
+        p.add_argument("--part", nargs="+", default=["train"], help="models/split.json parts (default: train)")
     args = parser.parse_args()
     dock(args) if args.cmd == "dock" else merge(args)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +138,22 @@ def test_paired_difference_is_antisymmetric_and_zero_against_itself():
     assert ab["ranking_delta"]["mean_spearman_a_minus_b"] == pytest.approx(-ba["ranking_delta"]["mean_spearman_a_minus_b"])
     assert ab["ranking_delta"]["ci95"][0] > 0.3
     assert ab["docking_delta"] == {**ab["docking_delta"], "top1_native_excluded_a_minus_b": 1.0, "a_only": 4, "b_only": 0, "n": 4}
+
+
+def test_union_of_docking_sets_keeps_poses_apart_and_counts_each_complex():
+    """bench/compare_vina.py reads docking power over two pose sets at once (shared decoys and
+    redocked held-out complexes); rows of the two sets must not collide in the paired matching."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from compare_vina import docking_headline, union_poses
+
+    def complex_rows(group: str, near_wins: bool) -> list[dict]:
+        scores = (3.0, 1.0) if near_wins else (1.0, 3.0)
+        return [{"row": 0, "index": 0, "group": group, "kind": "crystal", "score": 0.0, "activity": 5.0, "rmsd": 0.0},
+                {"row": 1, "index": 0, "group": group, "kind": "decoys", "score": scores[0], "activity": None, "rmsd": 1.0},
+                {"row": 1, "index": 1, "group": group, "kind": "decoys", "score": scores[1], "activity": None, "rmsd": 6.0}]
+
+    both = union_poses([complex_rows("a", True), complex_rows("b", False)])
+    assert len({(p["row"], p["index"]) for p in both}) == len(both) == 6
+    h = docking_headline(both)
+    assert h["n_excluded"] == 2 and h["docking_excl"] == pytest.approx(0.5)
+    assert h["scoring_R"] is None
