@@ -385,6 +385,7 @@ def train(
     max_decoys: int = typer.Option(8, help="Docked decoys per complex in each listwise pose-term step."),
     vina_prior: float = typer.Option(1.0, help="Weight of the fixed Vina-typed physics prior the network corrects (0 = off)."),
     prior_overlap_cap: float = typer.Option(0.0, help="Train with a soft-core prior: its repulsion stops growing beyond this overlap, A (0 = Vina's unbounded quadratic; the shipped recipe trains without it and applies 0.7 A at inference, see bench/make_ensemble.py)."),
+    typed_contacts: bool = typer.Option(False, help="Learned hydrophobic and H-bond terms only on hydrophobic and donor-acceptor pairs (Vina's gates)."),
     name: Optional[str] = typer.Option(None, help="Checkpoint name (default dockscore-SYMMETRY)."),
 ) -> None:
     """Train a model on PDBbind complexes (protein-wise split) and write it with its held-out metrics."""
@@ -397,7 +398,8 @@ def train(
     try:
         run_training(data, symmetry, out, epochs=epochs, seed=seed, log=console.print, device=device, cache=cache,
                      time_budget_s=time_budget, model_config=ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior,
-                                                                       prior_overlap_cap=prior_overlap_cap or None),
+                                                                       prior_overlap_cap=prior_overlap_cap or None,
+                                                                       typed_contacts=typed_contacts),
                      name=name, train_overrides={"lr": lr, "ema_decay": ema, "pose_weight": pose_weight,
                                                  "group_weight": group_weight, "torsion_decoys": torsion_decoys,
                                                  "max_decoys": max_decoys})
