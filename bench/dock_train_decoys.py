@@ -1,4 +1,4 @@
-"""Vina-docked decoys for the *training* complexes that have none, added to a tensor cache.
+"""Vina-docked decoys for complexes that have none (the training ones by default), added to a tensor cache.
 
     python bench/dock_train_decoys.py dock [--jobs 2] [--exhaustiveness 8] [--out .cache/train_docked]
     python bench/dock_train_decoys.py dock --part test fep_targets --out .cache/heldout_docked
