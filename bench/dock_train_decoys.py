@@ -103,7 +103,7 @@ def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, s
             for i, j in enumerate(order):
                 pose.GetConformer().SetAtomPosition(i, xyz[j].tolist())
             props = {"rmsd": f"{rdMolAlign.CalcRMS(pose, heavy):.3f}", "pose_rank": str(rank + 1),
-                     "vina_dock_kcal": f"{energies[rank][0]:.3f}"}
+                     "vina_dock_kcal": f"{energies[rank][0]:.3f}", "exhaustiveness": str(exhaustiveness)}
             pose.SetProp("_Name", f"{cid}_vina_{rank + 1}")
             blocks.append(Chem.MolToMolBlock(pose) + "".join(f">  <{k}>\n{val}\n\n" for k, val in props.items()) + "$$$$\n")
         target.write_text("".join(blocks))
