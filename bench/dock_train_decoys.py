@@ -113,11 +113,33 @@ def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, s
         return f"error: {cid}: {type(exc).__name__}: {exc}"
 
 
+def protein_round_robin(ids: list[str], index_csv: Path) -> list[str]:
+    """``ids`` reordered one complex per protein (UniProt id) in turn, first-seen order kept within
+    a protein: a run stopped early then covers as many proteins as it can, not one protein's series."""
+    import csv
+    from itertools import zip_longest
+
+    uniprot = {row["id"]: row.get("uniprot") or row["id"] for row in csv.DictReader(open(index_csv))} if index_csv.exists() else {}
+    by_protein: dict[str, list[str]] = {}
+    for c in ids:
+        by_protein.setdefault(uniprot.get(c, c), []).append(c)
+    return [c for turn in zip_longest(*by_protein.values()) for c in turn if c is not None]
+
+
 def dock(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     split = json.loads(args.split.read_text())
     todo = [c for part in args.part for c in split[part] if not (args.data / c / "decoys.sdf").exists()
             and not (args.out / f"{c}.sdf").exists() and not (args.out / f"{c}.err").exists()]
+    todo = protein_round_robin(todo, args.data / "index.csv")
+    if args.max_rotatable:
+        from rdkit.Chem.rdMolDescriptors import CalcNumRotatableBonds
+
+        for c in list(todo):
+            n = CalcNumRotatableBonds(Chem.MolFromMolFile(str(args.data / c / "ligand.sdf")))
+            if n > args.max_rotatable:
+                (args.out / f"{c}.err").write_text(f"skipped: {n} rotatable bonds > {args.max_rotatable}\n")
+                todo.remove(c)
     if args.limit:
         todo = todo[: args.limit]
     print(f"{len(todo)} complexes of {'+'.join(args.part)} to dock with {args.jobs} workers", flush=True)
@@ -165,6 +187,8 @@ def main() -> None:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--padding", type=float, default=8.0, help="box = crystal ligand extent + this (A)")
     d.add_argument("--limit", type=int, default=0, help="at most this many complexes (a smoke test)")
+    d.add_argument("--max-rotatable", type=int, default=0,
+                   help="skip ligands with more rotatable bonds than this (0 = none skipped); Vina's search cost grows steeply with them")
     m = sub.add_parser("merge")
     m.add_argument("cache", type=Path)
     m.add_argument("out", type=Path)

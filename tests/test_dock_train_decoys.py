@@ -43,3 +43,12 @@ def test_another_charge_form_still_maps():
 def test_a_different_molecule_is_refused():
     with pytest.raises(ValueError):
         heavy_atom_order(Chem.RemoveHs(embedded("CCO")), embedded("CCN"))
+
+
+def test_protein_round_robin_interleaves_proteins(tmp_path):
+    """A docking run stopped early covers many proteins, not one protein's congeneric series."""
+    from dock_train_decoys import protein_round_robin
+
+    index = tmp_path / "index.csv"
+    index.write_text("id,pK,uniprot\na1,5,P1\na2,5,P1\na3,5,P1\nb1,6,P2\nc1,7,P3\nc2,7,P3\n")
+    assert protein_round_robin(["a1", "a2", "a3", "b1", "c1", "c2", "x9"], index) == ["a1", "b1", "c1", "x9", "a2", "c2", "a3"]
