@@ -142,12 +142,13 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
         if (folder / "decoys.sdf").exists():
             rows.append(f"{folder / 'protein.pdb'},{folder / 'decoys.sdf'},{cid},decoys")
     (tmp / "pdbbind.csv").write_text("\n".join(rows) + "\n")
-    rows = ["protein,ligands,group,kind"]
+    redocked_rows = ["protein,ligands,group,kind"]
     for cid in split["test"] + split["fep_targets"]:
         folder, poses = data / "pdbbind" / cid, (redocked / f"{cid}.sdf") if redocked else None
         if poses is not None and poses.exists() and not (folder / "decoys.sdf").exists():
-            rows += [f"{folder / 'protein.pdb'},{tmp / (cid + '_crystal.sdf')},{cid},crystal",
-                     f"{folder / 'protein.pdb'},{poses},{cid},decoys"]
+            redocked_rows += [f"{folder / 'protein.pdb'},{tmp / (cid + '_crystal.sdf')},{cid},crystal",
+                              f"{folder / 'protein.pdb'},{poses},{cid},decoys"]
+    (tmp / "redocked.csv").write_text("\n".join(redocked_rows) + "\n")
     fep = data / "fep" / "jacs_set"
     rows = ["protein,ligands,group,kind"]
     for t in ("bace", "cdk2", "jnk1_manual_flips", "mcl1_extra_flips", "p38", "ptp1b", "thrombin_core", "tyk2"):
@@ -165,12 +166,11 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
     (tmp / "dekois.csv").write_text("\n".join(rows) + "\n")
     xiap = data / "dude" / "xiap"
     (tmp / "xiap.csv").write_text(f"protein,ligands,group,kind\n{xiap / 'receptor_rdkit.pdb'},{xiap / 'actives_docked.sdf'},xiap,actives\n")
-    (tmp / "redocked.csv").write_text("\n".join(rows) + "\n")
     sets = {"pdbbind-heldout": (tmp / "pdbbind.csv", "pK", "pK", "rmsd"),
             "fep": (tmp / "fep.csv", "r_exp_dg", "kcal/mol", None),
             "xiap": (tmp / "xiap.csv", "act", "nM", None),
             "dekois": (tmp / "dekois.csv", None, "pK", None)}
-    if len(rows) > 1:
+    if len(redocked_rows) > 1:
         sets["pdbbind-redocked"] = (tmp / "redocked.csv", "pK", "pK", "rmsd")
     docked = ROOT / ".cache" / "dude"  # written by bench/dock_dude.py (derived data, never committed)
     rows = ["protein,ligands,group,kind"]
