@@ -20,8 +20,8 @@ ligand extent + 8 A; exhaustiveness 8, 9 poses within 3 kcal/mol, seed 0. Labels
 symmetry-aware heavy-atom RMSD to ligand.sdf without fitting (the shared decoys' ``rmsd_recomputed``).
 Only complexes without decoys.sdf are docked, of models/split.json's training part by default.
 ``--part test fep_targets`` docks the held-out complexes without decoys the same way, for a
-larger held-out docking test (bench/compare_vina.py --redocked); those never enter training. One SDF per complex (``.err`` for a failure), so an interrupted
-run resumes where it stopped. Cost here: 70-360 s per complex per core at exhaustiveness 8,
+larger held-out docking test (bench/compare_vina.py --redocked); those never enter training.
+One SDF per complex (``.err`` for a failure or a skip), so an interrupted run resumes where it stopped. Cost here: 70-360 s per complex per core at exhaustiveness 8,
 so the 346 complexes take several CPU-hours. Derived data: it goes to .cache, never into the
 repository.
 """
@@ -157,11 +157,11 @@ def merge(args: argparse.Namespace) -> None:
 
     complexes = load_complexes(args.cache)
     split = json.loads(args.split.read_text())
-    train = {c for part in args.part for c in split[part]}
+    wanted = {c for part in args.part for c in split[part]}
     added = near = n_cx = 0
     for cx in complexes:
         path = args.docked / f"{cx.id}.sdf"
-        if cx.id not in train or not path.exists():
+        if cx.id not in wanted or not path.exists():
             continue
         n_cx += 1
         for rec in iter_ligands(path):
