@@ -35,6 +35,7 @@ import logging
 import math
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -150,8 +151,6 @@ def sweep(args) -> None:
 
 def checkpoint(args) -> None:
     model = load_model(ROOT / "models" / "dockscore-e3.safetensors")
-    from dataclasses import replace
-
     for m in model.members:
         m.config = replace(m.config, vina_prior=m.config.vina_prior * args.weight)
         m.head.vina_prior = m.config.vina_prior
