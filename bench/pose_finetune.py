@@ -1,4 +1,4 @@
-"""Experiment (not shipped unless its planned held-out read says so): a pose model, fine-tuned for pose choice.
+"""Experiment (not shipped): a pose model, the pose score fine-tuned for pose choice on docked training poses.
 
     python bench/dock_train_decoys.py merge .cache/pdbbind.pt .cache/pdbbind_trdock.pt --part train
     python bench/pose_finetune.py train --member K --out runs/pose-K        # K = 0, 1, 2 (one core each)
