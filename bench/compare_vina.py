@@ -146,19 +146,19 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
         if (folder / "decoys.sdf").exists():
             rows.append(f"{folder / 'protein.pdb'},{folder / 'decoys.sdf'},{cid},decoys")
     (tmp / "pdbbind.csv").write_text("\n".join(rows) + "\n")
-    redocked_rows = ["protein,ligands,group,kind"]
-    for cid in split["test"] + split["fep_targets"]:
-        folder, poses = data / "pdbbind" / cid, (redocked / f"{cid}.sdf") if redocked else None
-        if poses is not None and poses.exists() and not (folder / "decoys.sdf").exists():
-            redocked_rows += [f"{folder / 'protein.pdb'},{tmp / (cid + '_crystal.sdf')},{cid},crystal",
-                              f"{folder / 'protein.pdb'},{poses},{cid},decoys"]
+
+    def docked_rows(docked: Path | None, shared_too: bool) -> list[str]:
+        """Manifest rows (crystal + docked poses) of the held-out complexes with a file in ``docked``."""
+        out = ["protein,ligands,group,kind"]
+        for cid in split["test"] + split["fep_targets"]:
+            folder, poses = data / "pdbbind" / cid, (docked / f"{cid}.sdf") if docked else None
+            if poses is not None and poses.exists() and (shared_too or not (folder / "decoys.sdf").exists()):
+                out += [f"{folder / 'protein.pdb'},{tmp / (cid + '_crystal.sdf')},{cid},crystal", f"{folder / 'protein.pdb'},{poses},{cid},decoys"]
+        return out
+
+    redocked_rows = docked_rows(redocked, shared_too=False)  # Vina fills in complexes without shared decoys
     (tmp / "redocked.csv").write_text("\n".join(redocked_rows) + "\n")
-    vinardo_rows = ["protein,ligands,group,kind"]  # every held-out complex Vinardo docked, shared decoys or not
-    for cid in split["test"] + split["fep_targets"]:
-        folder, poses = data / "pdbbind" / cid, (vinardo / f"{cid}.sdf") if vinardo else None
-        if poses is not None and poses.exists():
-            vinardo_rows += [f"{folder / 'protein.pdb'},{tmp / (cid + '_crystal.sdf')},{cid},crystal",
-                             f"{folder / 'protein.pdb'},{poses},{cid},decoys"]
+    vinardo_rows = docked_rows(vinardo, shared_too=True)  # every held-out complex Vinardo docked
     (tmp / "vinardo.csv").write_text("\n".join(vinardo_rows) + "\n")
     fep = data / "fep" / "jacs_set"
     rows = ["protein,ligands,group,kind"]

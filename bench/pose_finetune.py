@@ -95,7 +95,8 @@ def train(args) -> None:
     gen = torch.Generator().manual_seed(args.member)
     model = pose_member(load_model(args.base).members[args.member])
     start = {k: v.detach().clone() for k, v in model.named_parameters()}
-    train_set, val_set = split_sets(args.cache, args.split, model.config.graph_settings())
+    settings = model.config.graph_settings()
+    train_set, val_set = split_sets(args.cache, args.split, settings)
     args.out.mkdir(parents=True, exist_ok=True)
     log = [{"epoch": 0, "val_top1": top1(model, val_set), "train_top1": top1(model, train_set), "n_val": len(val_set), "n_train": len(train_set)}]
     print(log[-1], flush=True)
@@ -107,7 +108,7 @@ def train(args) -> None:
         for k in range(0, len(order), args.batch):
             chunk = [train_set[i] for i in order[k : k + args.batch]]
             items = [(cx, pose, False) for cx in chunk for pose, _ in cx.decoys]
-            scores = model(*_encode_and_graphs(model, items, model.config.graph_settings()))["score"]
+            scores = model(*_encode_and_graphs(model, items, settings))["score"]
             losses, first = [], 0
             for cx in chunk:
                 near = torch.tensor([r < 2.0 for _, r in cx.decoys])
@@ -128,15 +129,11 @@ def train(args) -> None:
 def ensemble(args) -> None:
     torch.set_num_threads(1)
     epochs = sorted({int(p.stem.removeprefix("epoch")) for p in args.members[0].glob("epoch*.safetensors")})
-    base = pose_member(load_model(args.base).members[0])
-    train_set, val_set = split_sets(args.cache, args.split, base.config.graph_settings())
+    start = DockScoreEnsemble([pose_member(m) for m in load_model(args.base).members]).eval()
+    train_set, val_set = split_sets(args.cache, args.split, start.config.graph_settings())
     table = []
     for epoch in [0] + epochs:
-        if epoch == 0:
-            members = [pose_member(m) for m in load_model(args.base).members]
-        else:
-            members = [load_model(d / f"epoch{epoch}.safetensors") for d in args.members]
-        model = DockScoreEnsemble(members).eval()
+        model = start if epoch == 0 else DockScoreEnsemble([load_model(d / f"epoch{epoch}.safetensors") for d in args.members]).eval()
         table.append({"epoch": epoch, "val_top1": top1(model, val_set), "train_top1": top1(model, train_set)})
         print(table[-1], flush=True)
     best = max((r for r in table if r["epoch"] > 0), key=lambda r: (r["val_top1"], -r["epoch"]))
