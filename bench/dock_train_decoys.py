@@ -74,8 +74,12 @@ def heavy_atom_order(reference: Chem.Mol, posed: Chem.Mol) -> list[int]:
     return list(match)
 
 
-def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, seed: int, padding: float, scoring: str = "vina") -> str:
-    """Redock one complex's crystal ligand; writes OUT/<cid>.sdf (or OUT/<cid>.err), returns a log line."""
+def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, seed: int, padding: float, scoring: str = "vina",
+             receptors: str = "") -> str:
+    """Redock one complex's crystal ligand; writes OUT/<cid>.sdf (or OUT/<cid>.err), returns a log line.
+
+    ``receptors``: a folder of ``<cid>.pdbqt`` made beforehand by ``prepare`` (same Open Babel
+    call), for a machine without Open Babel; without it the receptor is prepared here."""
     from meeko import MoleculePreparation, PDBQTMolecule, PDBQTWriterLegacy, RDKitMolCreate
     from vina import Vina
     from vina_peer import ligand_box, prepare_receptor_pdbqt
@@ -87,7 +91,8 @@ def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, s
     work.mkdir(parents=True, exist_ok=True)
     try:
         heavy = Chem.RemoveAllHs(Chem.MolFromMolFile(str(folder / "ligand.sdf"), removeHs=False))  # as ligand_heavy_mol
-        receptor = prepare_receptor_pdbqt(folder / "protein.pdb", work / "receptor.pdbqt")
+        premade = Path(receptors) / f"{cid}.pdbqt" if receptors else None
+        receptor = premade if premade is not None and premade.exists() else prepare_receptor_pdbqt(folder / "protein.pdb", work / "receptor.pdbqt")
         centre, size = ligand_box(heavy, padding=padding)
         v = Vina(sf_name=scoring, cpu=1, seed=seed, verbosity=0)
         v.set_receptor(str(receptor))
@@ -130,7 +135,8 @@ def protein_round_robin(ids: list[str], index_csv: Path) -> list[str]:
     return [c for turn in zip_longest(*by_protein.values()) for c in turn if c is not None]
 
 
-def dock(args: argparse.Namespace) -> None:
+def todo_list(args: argparse.Namespace) -> list[str]:
+    """Complexes still to dock, in protein round-robin order (skips written as .err)."""
     args.out.mkdir(parents=True, exist_ok=True)
     split = json.loads(args.split.read_text())
     # Vina redocking fills in complexes without shared (smina) decoys; Vinardo docks every complex of the parts
@@ -145,12 +151,16 @@ def dock(args: argparse.Namespace) -> None:
             if n > args.max_rotatable:
                 (args.out / f"{c}.err").write_text(f"skipped: {n} rotatable bonds > {args.max_rotatable}\n")
                 todo.remove(c)
-    if args.limit:
-        todo = todo[: args.limit]
+    return todo[: args.limit] if args.limit else todo
+
+
+def dock(args: argparse.Namespace) -> None:
+    todo = todo_list(args)
     print(f"{len(todo)} complexes of {'+'.join(args.part)} to dock with {args.jobs} workers", flush=True)
     t0 = time.time()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(dock_one, c, str(args.data), str(args.out), args.exhaustiveness, args.n_poses, args.seed, args.padding, args.scoring)
+        futures = [pool.submit(dock_one, c, str(args.data), str(args.out), args.exhaustiveness, args.n_poses, args.seed, args.padding, args.scoring,
+                               str(args.receptors or ""))
                    for c in todo]
         for k, fut in enumerate(futures, 1):
             print(f"[{k}/{len(todo)} {time.time() - t0:.0f} s] {fut.result()}", flush=True)
@@ -194,6 +204,8 @@ def main() -> None:
     d.add_argument("--scoring", choices=("vina", "vinardo"), default="vina",
                    help="the docking function; vinardo gives held-out decoys that are not minima of the Vina function the peer scores with")
     d.add_argument("--limit", type=int, default=0, help="at most this many complexes (a smoke test)")
+    d.add_argument("--receptors", type=Path, default=None,
+                   help="folder of <id>.pdbqt receptors made beforehand (same Open Babel call), for a machine without obabel")
     d.add_argument("--max-rotatable", type=int, default=0,
                    help="skip ligands with more rotatable bonds than this (0 = none skipped); Vina's search cost grows steeply with them")
     m = sub.add_parser("merge")
