@@ -52,3 +52,33 @@ def test_protein_round_robin_interleaves_proteins(tmp_path):
     index = tmp_path / "index.csv"
     index.write_text("id,pK,uniprot\na1,5,P1\na2,5,P1\na3,5,P1\nb1,6,P2\nc1,7,P3\nc2,7,P3\n")
     assert protein_round_robin(["a1", "a2", "a3", "b1", "c1", "c2", "x9"], index) == ["a1", "b1", "c1", "x9", "a2", "c2", "a3"]
+
+
+def test_todo_list_skips_done_and_shared_decoy_complexes_and_flexible_ligands(tmp_path):
+    """What is left to dock: not what has an .sdf or .err already; for Vina redocking not what has
+    shared decoys (Vinardo docks those too); ligands above --max-rotatable are skipped with an .err."""
+    import argparse
+    import json
+
+    from dock_train_decoys import todo_list
+
+    data, out = tmp_path / "pdbbind", tmp_path / "out"
+    smiles = {"c1": "CCO", "c2": "CCN", "c3": "CCCl", "c4": "CCCCCCCCCCCC", "c5": "CCOC"}
+    for cid, smi in smiles.items():
+        (data / cid).mkdir(parents=True)
+        Chem.MolToMolFile(Chem.RemoveHs(embedded(smi)), str(data / cid / "ligand.sdf"))
+    (data / "c2" / "decoys.sdf").write_text("")
+    out.mkdir()
+    (out / "c3.sdf").write_text("")
+    (out / "c5.err").write_text("error\n")
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": list(smiles)}))
+
+    def args(scoring: str, max_rotatable: int) -> argparse.Namespace:
+        return argparse.Namespace(out=out, split=split, part=["train"], scoring=scoring, data=data,
+                                  max_rotatable=max_rotatable, limit=0)
+
+    assert todo_list(args("vina", 0)) == ["c1", "c4"]
+    assert todo_list(args("vinardo", 0)) == ["c1", "c2", "c4"]
+    assert todo_list(args("vinardo", 5)) == ["c1", "c2"]
+    assert "rotatable" in (out / "c4.err").read_text()
