@@ -74,6 +74,28 @@ def heavy_atom_order(reference: Chem.Mol, posed: Chem.Mol) -> list[int]:
     return list(match)
 
 
+def autogrid_maps(receptor: Path, ligand_pdbqt: str, centre, size, spacing: float = 0.375) -> Path:
+    """AutoDock4 affinity, electrostatic and desolvation maps by ``autogrid4`` (Debian package
+    ``autogrid``) over the box, for the ligand's atom types; returns the map prefix Vina loads."""
+    import math
+    import subprocess
+
+    types = lambda text: sorted({ln[77:].strip() for ln in text.splitlines() if ln.startswith(("ATOM", "HETATM"))})  # noqa: E731
+    ligand_types, receptor_types = types(ligand_pdbqt), types(receptor.read_text())
+    npts = [2 * math.ceil(s / spacing / 2) for s in size]  # autogrid wants even counts
+    gpf = [f"npts {npts[0]} {npts[1]} {npts[2]}", f"gridfld {receptor.stem}.maps.fld", f"spacing {spacing}",
+           "receptor_types " + " ".join(receptor_types), "ligand_types " + " ".join(ligand_types),
+           f"receptor {receptor.name}", "gridcenter " + " ".join(f"{c:.3f}" for c in centre), "smooth 0.5",
+           *[f"map {receptor.stem}.{t}.map" for t in ligand_types],
+           f"elecmap {receptor.stem}.e.map", f"dsolvmap {receptor.stem}.d.map", "dielectric -0.1465"]
+    (receptor.parent / "grid.gpf").write_text("\n".join(gpf) + "\n")
+    res = subprocess.run(["autogrid4", "-p", "grid.gpf", "-l", "grid.glg"], cwd=receptor.parent, capture_output=True, text=True)
+    log = (receptor.parent / "grid.glg").read_text() if (receptor.parent / "grid.glg").exists() else res.stderr
+    if res.returncode != 0 or "Successful Completion" not in log:
+        raise RuntimeError("autogrid4 failed: " + next((ln.strip() for ln in log.splitlines() if "ERROR" in ln), log.strip()[-200:]))
+    return receptor.parent / receptor.stem
+
+
 def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, seed: int, padding: float, scoring: str = "vina",
              receptors: str = "") -> str:
     """Redock one complex's crystal ligand; writes OUT/<cid>.sdf (or OUT/<cid>.err), returns a log line.
@@ -87,19 +109,25 @@ def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, s
     RDLogger.DisableLog("rdApp.*")
     t0 = time.time()
     folder, target = Path(data) / cid, Path(out) / f"{cid}.sdf"
-    work = Path(f"/tmp/dock_train_decoys/{cid}")
+    work = Path(f"/tmp/dock_train_decoys/{scoring}/{cid}")
     work.mkdir(parents=True, exist_ok=True)
     try:
         heavy = Chem.RemoveAllHs(Chem.MolFromMolFile(str(folder / "ligand.sdf"), removeHs=False))  # as ligand_heavy_mol
-        premade = Path(receptors) / f"{cid}.pdbqt" if receptors else None
-        receptor = premade if premade is not None and premade.exists() else prepare_receptor_pdbqt(folder / "protein.pdb", work / "receptor.pdbqt")
+        premade = Path(receptors) / f"{cid}.pdbqt" if receptors and scoring != "ad4" else None  # premade ones carry no charges
+        receptor = (premade if premade is not None and premade.exists()
+                    else prepare_receptor_pdbqt(folder / "protein.pdb", work / "receptor.pdbqt", charges=scoring == "ad4"))
         centre, size = ligand_box(heavy, padding=padding)
-        v = Vina(sf_name=scoring, cpu=1, seed=seed, verbosity=0)
-        v.set_receptor(str(receptor))
-        v.compute_vina_maps(center=centre, box_size=size)
-        pdbqt, ok, err = PDBQTWriterLegacy.write_string(MoleculePreparation().prepare(Chem.AddHs(heavy, addCoords=True))[0])
+        # AutoDock4 has no maps for meeko's flexible-macrocycle G/CG atoms: macrocycles stay rigid there
+        preparation = MoleculePreparation(rigid_macrocycles=scoring == "ad4")
+        pdbqt, ok, err = PDBQTWriterLegacy.write_string(preparation.prepare(Chem.AddHs(heavy, addCoords=True))[0])
         if not ok:
             raise ValueError(err)
+        v = Vina(sf_name=scoring, cpu=1, seed=seed, verbosity=0)
+        if scoring == "ad4":
+            v.load_maps(str(autogrid_maps(receptor, pdbqt, centre, size)))
+        else:
+            v.set_receptor(str(receptor))
+            v.compute_vina_maps(center=centre, box_size=size)
         v.set_ligand_from_string(pdbqt)
         v.dock(exhaustiveness=exhaustiveness, n_poses=n_poses)
         energies = v.energies(n_poses=n_poses)
@@ -201,8 +229,9 @@ def main() -> None:
     d.add_argument("--n-poses", type=int, default=9)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--padding", type=float, default=8.0, help="box = crystal ligand extent + this (A)")
-    d.add_argument("--scoring", choices=("vina", "vinardo"), default="vina",
-                   help="the docking function; vinardo gives held-out decoys that are not minima of the Vina function the peer scores with")
+    d.add_argument("--scoring", choices=("vina", "vinardo", "ad4"), default="vina",
+                   help="the docking function; vinardo and ad4 (AutoDock4 maps by autogrid4) give held-out decoys that are not minima "
+                        "of the Vina function the peer scores with")
     d.add_argument("--limit", type=int, default=0, help="at most this many complexes (a smoke test)")
     d.add_argument("--receptors", type=Path, default=None,
                    help="folder of <id>.pdbqt receptors made beforehand (same Open Babel call), for a machine without obabel")

@@ -59,8 +59,34 @@ def _strip_waters(pdb_in: Path, pdb_out: Path) -> tuple[int, bool]:
     return n, has_h
 
 
-def prepare_receptor_pdbqt(protein_pdb: Path, out_pdbqt: Path) -> Path:
-    """Protein PDB -> rigid receptor PDBQT with Open Babel (waters removed)."""
+ORGANIC = {"C", "N", "O", "S", "P", "H", "D", "F", "CL", "BR", "I", "SE"}
+
+
+def _with_gasteiger_charges(lines: list[str], pdb: Path, cmd: list[str], charged_pdbqt: Path) -> list[str]:
+    """PDBQT lines with Open Babel's Gasteiger charges in columns 71-76.
+
+    Gasteiger has no parameters for metal ions, and Open Babel then writes nothing at all, so the
+    charges come from a copy without them, matched back by coordinates; ions keep charge 0."""
+    organic = charged_pdbqt.with_suffix(".organic.pdb")
+    with open(pdb) as fi, open(organic, "w") as fo:
+        for line in fi:
+            elem = line[76:78].strip().upper() if len(line) >= 78 else line[12:16].strip().lstrip("0123456789")[:1].upper()
+            if not (line.startswith("HETATM") and elem not in ORGANIC):
+                fo.write(line)
+    run = [cmd[0], str(organic), *cmd[2:-1], str(charged_pdbqt), "--partialcharge", "gasteiger"]
+    subprocess.run(run, capture_output=True, text=True)
+    charge = {ln[30:54]: ln[70:76] for ln in (charged_pdbqt.read_text().splitlines() if charged_pdbqt.exists() else [])
+              if ln.startswith(("ATOM", "HETATM"))}
+    if not charge:
+        raise RuntimeError(f"obabel wrote no Gasteiger charges for {pdb}")
+    return [ln[:70] + charge.get(ln[30:54], " 0.000") + ln[76:] if ln.startswith(("ATOM", "HETATM")) else ln for ln in lines]
+
+
+def prepare_receptor_pdbqt(protein_pdb: Path, out_pdbqt: Path, charges: bool = False) -> Path:
+    """Protein PDB -> rigid receptor PDBQT with Open Babel (waters removed).
+
+    ``charges``: Gasteiger partial charges in the PDBQT (AutoDock4's electrostatics needs them;
+    Vina and Vinardo ignore charges, and ``-xr`` alone writes zeros)."""
     obabel = shutil.which("obabel")
     if obabel is None:
         raise RuntimeError("obabel not found (apt-get install -y openbabel)")
@@ -87,6 +113,8 @@ def prepare_receptor_pdbqt(protein_pdb: Path, out_pdbqt: Path) -> Path:
     if dropped:
         log.warning("receptor %s: dropped %d atoms with types %s", protein_pdb, len(dropped),
                     sorted(set(dropped)))
+    if charges:
+        kept = _with_gasteiger_charges(kept, tmp_pdb, cmd, out_pdbqt.with_suffix(".charged.pdbqt"))
     out_pdbqt.write_text("\n".join(kept) + "\n")
     log.info("receptor %s -> %s (input H: %s, cmd: %s)", protein_pdb, out_pdbqt, has_h,
              " ".join(cmd[2:]))
