@@ -17,6 +17,8 @@ metric code for each tool:
   run): crystal + Vinardo-docked poses of every held-out complex docked so far. Its decoys are
   minima of another function than the one Vina score-only ranks with (as CASF-2016's come from
   other programs), so it tilts less towards Vina; it is reported apart, not in the union.
+* pdbbind-ad4 (when bench/dock_train_decoys.py --part test fep_targets --scoring ad4 has run): the
+  same with the AutoDock4 function's minima (autogrid4 maps), a third function; also reported apart.
 Tools: each dockscore checkpoint, the heavy-atom count, a ligand-only ridge on RDKit descriptors
 (bench/ligand_only.py: what a model gets without reading the pocket), Vina score-only and Vina
 local-optimised (the pose relaxed in Vina's own field, RMSD label of the input pose kept).
@@ -130,7 +132,8 @@ def run_one(tool: str, spec: tuple, set_name: str, manifest: Path, prop, unit, r
 
 
 def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
-                    redocked: Path | None = None, vinardo: Path | None = None) -> dict[str, tuple[Path, str | None, str, str | None]]:
+                    redocked: Path | None = None, vinardo: Path | None = None,
+                    ad4: Path | None = None) -> dict[str, tuple[Path, str | None, str, str | None]]:
     split = json.loads((ROOT / "models" / "split.json").read_text())
     labels = {row["id"]: row["pK"] for row in csv.DictReader(open(data / "pdbbind" / "index.csv"))}
     rows = ["protein,ligands,group,kind"]
@@ -160,6 +163,8 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
     (tmp / "redocked.csv").write_text("\n".join(redocked_rows) + "\n")
     vinardo_rows = docked_rows(vinardo, shared_too=True)  # every held-out complex Vinardo docked
     (tmp / "vinardo.csv").write_text("\n".join(vinardo_rows) + "\n")
+    ad4_rows = docked_rows(ad4, shared_too=True)  # every held-out complex AutoDock4 docked
+    (tmp / "ad4.csv").write_text("\n".join(ad4_rows) + "\n")
     fep = data / "fep" / "jacs_set"
     rows = ["protein,ligands,group,kind"]
     for t in ("bace", "cdk2", "jnk1_manual_flips", "mcl1_extra_flips", "p38", "ptp1b", "thrombin_core", "tyk2"):
@@ -185,6 +190,8 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
         sets["pdbbind-redocked"] = (tmp / "redocked.csv", "pK", "pK", "rmsd")
     if len(vinardo_rows) > 1:
         sets["pdbbind-vinardo"] = (tmp / "vinardo.csv", "pK", "pK", "rmsd")
+    if len(ad4_rows) > 1:
+        sets["pdbbind-ad4"] = (tmp / "ad4.csv", "pK", "pK", "rmsd")
     docked = ROOT / ".cache" / "dude"  # written by bench/dock_dude.py (derived data, never committed)
     rows = ["protein,ligands,group,kind"]
     for t in ("fabp4", "inha"):
@@ -242,6 +249,9 @@ def main() -> None:
     parser.add_argument("--vinardo", type=Path, default=ROOT / ".cache" / "heldout_vinardo",
                         help="Vinardo-docked held-out complexes (bench/dock_train_decoys.py dock --part test fep_targets --scoring vinardo): "
                              "set pdbbind-vinardo, decoys that are not Vina minima")
+    parser.add_argument("--ad4", type=Path, default=ROOT / ".cache" / "heldout_ad4",
+                        help="AutoDock4-docked held-out complexes (bench/dock_train_decoys.py dock --part test fep_targets --scoring ad4): "
+                             "set pdbbind-ad4, a third docking function")
     parser.add_argument("--poses-dir", type=Path, default=None,
                         help="also write each tool's per-pose scores, one CSV per set and tool (to see which complexes each gets right)")
     args = parser.parse_args()
@@ -263,7 +273,7 @@ def main() -> None:
             tools["vina-1.2.7 local-opt"] = ("vina", True)
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        manifests = build_manifests(args.data, Path(tmp), args.max_decoys, redocked=args.redocked, vinardo=args.vinardo)
+        manifests = build_manifests(args.data, Path(tmp), args.max_decoys, redocked=args.redocked, vinardo=args.vinardo, ad4=args.ad4)
         if args.sets:
             manifests = {k: v for k, v in manifests.items() if k in args.sets}
         jobs = [(tool, spec, set_name, *m) for set_name, m in manifests.items() for tool, spec in tools.items()]
@@ -303,8 +313,8 @@ def main() -> None:
                               **({"docking_redocked": paired("pdbbind-redocked", model, peer, "docking_delta"),
                                   "docking_all_heldout": paired("docking-all-heldout", model, peer, "docking_delta")}
                                  if "docking-all-heldout" in results else {}),
-                              **({"docking_vinardo": paired("pdbbind-vinardo", model, peer, "docking_delta")}
-                                 if "pdbbind-vinardo" in results else {})}
+                              **{f"docking_{name}": paired(f"pdbbind-{name}", model, peer, "docking_delta")
+                                 for name in ("vinardo", "ad4") if f"pdbbind-{name}" in results}}
         for model in models for peer in peers}
     results["ligand-only ridge fit"] = {k: v for k, v in ridge_report.items() if k != "fep_series"}
     results["_notes"] = {
