@@ -74,11 +74,16 @@ def heavy_atom_order(reference: Chem.Mol, posed: Chem.Mol) -> list[int]:
     return list(match)
 
 
-def autogrid_maps(receptor: Path, ligand_pdbqt: str, centre, size, spacing: float = 0.375) -> Path:
+def autogrid_maps(receptor: Path, ligand_pdbqt: str, centre, size, work: Path, spacing: float = 0.375) -> Path:
     """AutoDock4 affinity, electrostatic and desolvation maps by ``autogrid4`` (Debian package
-    ``autogrid``) over the box, for the ligand's atom types; returns the map prefix Vina loads."""
+    ``autogrid``) over the box, for the ligand's atom types, written in ``work`` (one folder per
+    complex: autogrid's files have fixed names); returns the map prefix Vina loads."""
     import math
+    import shutil
     import subprocess
+
+    if receptor.parent.resolve() != work.resolve():
+        receptor = Path(shutil.copy(receptor, work / "receptor.pdbqt"))
 
     types = lambda text: sorted({ln[77:].strip() for ln in text.splitlines() if ln.startswith(("ATOM", "HETATM"))})  # noqa: E731
     ligand_types, receptor_types = types(ligand_pdbqt), types(receptor.read_text())
@@ -100,8 +105,8 @@ def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, s
              receptors: str = "") -> str:
     """Redock one complex's crystal ligand; writes OUT/<cid>.sdf (or OUT/<cid>.err), returns a log line.
 
-    ``receptors``: a folder of ``<cid>.pdbqt`` made beforehand by ``prepare`` (same Open Babel
-    call), for a machine without Open Babel; without it the receptor is prepared here."""
+    ``receptors``: a folder of ``<cid>.pdbqt`` made beforehand with ``prepare_receptor_pdbqt`` (with
+    ``charges=True`` for ad4), for a machine without Open Babel; without it the receptor is prepared here."""
     from meeko import MoleculePreparation, PDBQTMolecule, PDBQTWriterLegacy, RDKitMolCreate
     from vina import Vina
     from vina_peer import ligand_box, prepare_receptor_pdbqt
@@ -113,7 +118,7 @@ def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, s
     work.mkdir(parents=True, exist_ok=True)
     try:
         heavy = Chem.RemoveAllHs(Chem.MolFromMolFile(str(folder / "ligand.sdf"), removeHs=False))  # as ligand_heavy_mol
-        premade = Path(receptors) / f"{cid}.pdbqt" if receptors and scoring != "ad4" else None  # premade ones carry no charges
+        premade = Path(receptors) / f"{cid}.pdbqt" if receptors else None  # for ad4, made with charges=True
         receptor = (premade if premade is not None and premade.exists()
                     else prepare_receptor_pdbqt(folder / "protein.pdb", work / "receptor.pdbqt", charges=scoring == "ad4"))
         centre, size = ligand_box(heavy, padding=padding)
@@ -124,7 +129,7 @@ def dock_one(cid: str, data: str, out: str, exhaustiveness: int, n_poses: int, s
             raise ValueError(err)
         v = Vina(sf_name=scoring, cpu=1, seed=seed, verbosity=0)
         if scoring == "ad4":
-            v.load_maps(str(autogrid_maps(receptor, pdbqt, centre, size)))
+            v.load_maps(str(autogrid_maps(receptor, pdbqt, centre, size, work)))
         else:
             v.set_receptor(str(receptor))
             v.compute_vina_maps(center=centre, box_size=size)
