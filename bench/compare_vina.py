@@ -127,8 +127,8 @@ def run_one(tool: str, spec: tuple, set_name: str, manifest: Path, prop, unit, r
     metrics = compute_metrics(poses, n_boot=500)
     out = {**headline(metrics), "seconds": time.time() - t0, "per_group_ranking": metrics.get("ranking", {}).get("per_group")}
     print(set_name, tool, json.dumps(headline(metrics)), f"{out['seconds']:.0f} s", flush=True)
-    keep = ("row", "index", "group", "kind", "score", "activity", "rmsd")  # for the paired differences
-    return set_name, tool, out, [{k: p[k] for k in keep} for p in poses]
+    keep = ("row", "index", "group", "kind", "score", "pose_score", "activity", "rmsd")  # for the paired differences
+    return set_name, tool, out, [{k: p.get(k) for k in keep} for p in poses]
 
 
 def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,

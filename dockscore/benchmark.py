@@ -10,7 +10,8 @@ or over poses where there are no groups):
 * scoring power: Pearson R of score vs measured activity (pK);
 * ranking power: Spearman rho within each group, averaged over groups with >= 3 measured ligands;
 * docking power: per group with poses carrying an RMSD, is the best-scored pose within 2 A?
-  With the crystal pose(s) (RMSD 0) included and excluded;
+  With the crystal pose(s) (RMSD 0) included and excluded. Poses are chosen by a tool's
+  ``pose_score`` where it gives one (dockscore's pose output), otherwise by its score;
 * screening power: per group with actives and inactives, EF1 % and ROC AUC, averaged.
 """
 
@@ -30,7 +31,7 @@ from dockscore.errors import InputError
 from dockscore.metrics import pearson, spearman
 
 ACTIVITY_UNITS = ("pK", "kcal/mol", "kJ/mol", "M", "uM", "nM")
-POSE_COLUMNS = ["row", "group", "kind", "name", "index", "score", "activity", "rmsd", "status"]
+POSE_COLUMNS = ["row", "group", "kind", "name", "index", "score", "activity", "rmsd", "status", "pose_score"]
 
 
 def to_pk(value: float, unit: str) -> float:
@@ -119,11 +120,18 @@ def _mean(values: Iterable[float]) -> float:
     return float(np.mean(v)) if v else float("nan")
 
 
+def pose_choice_score(pose: dict) -> float:
+    """The number a tool chooses poses by: its ``pose_score`` when it has a finite one, else its score."""
+    value = pose.get("pose_score")
+    return value if value is not None and value == value and math.isfinite(value) else pose["score"]
+
+
 def _top1_success(items: list[dict]) -> float:
-    """Is the best-scored pose within 2 A? Ties at the top count by expectation (random tie-break),
-    so a scorer that cannot tell poses apart (e.g. heavy-atom count) gets no credit from file order."""
-    top = max(p["score"] for p in items)
-    tied = [p for p in items if p["score"] == top]
+    """Is the best pose (by :func:`pose_choice_score`) within 2 A? Ties at the top count by expectation
+    (random tie-break), so a scorer that cannot tell poses apart (e.g. heavy-atom count) gets no
+    credit from file order."""
+    top = max(pose_choice_score(p) for p in items)
+    tied = [p for p in items if pose_choice_score(p) == top]
     return float(np.mean([p["rmsd"] < 2.0 for p in tied]))
 
 
@@ -206,6 +214,7 @@ def paired_difference(poses_a: list[dict], poses_b: list[dict], n_boot: int = 10
     key = lambda p: (p["row"], p["index"])  # noqa: E731
     ok = lambda p: p.get("score") is not None and p["score"] == p["score"]  # noqa: E731
     b_scores = {key(p): p["score"] for p in poses_b if ok(p)}
+    b_pose = {key(p): pose_choice_score(p) for p in poses_b if ok(p)}
     common = [(p, b_scores[key(p)]) for p in poses_a if ok(p) and key(p) in b_scores]
     rng = np.random.default_rng(seed)
     out: dict = {"n_poses": len(common)}
@@ -226,7 +235,7 @@ def paired_difference(poses_a: list[dict], poses_b: list[dict], n_boot: int = 10
     complexes = defaultdict(list)  # docking, native excluded: success of A and of B per complex
     for p, sb in common:
         if p["kind"] == "decoys" and p["rmsd"] is not None and p["rmsd"] == p["rmsd"]:
-            complexes[p["group"]].append((p["score"], sb, p["rmsd"]))
+            complexes[p["group"]].append((pose_choice_score(p), b_pose[key(p)], p["rmsd"]))
     pairs = []
     for items in complexes.values():
         if any(r < 2.0 for _, _, r in items):
@@ -275,7 +284,7 @@ def run_benchmark(manifest: str | Path, score_file: Callable[[Path, Path], Itera
                     except ValueError:
                         pass
                 pose = {"row": row.row, "group": row.group, "kind": row.kind, "name": r["name"], "index": r["index"],
-                        "score": r["score"], "activity": activity, "rmsd": rmsd, "status": r["status"]}
+                        "score": r["score"], "pose_score": r.get("pose_score"), "activity": activity, "rmsd": rmsd, "status": r["status"]}
                 if r["status"] != "ok":
                     on_error(f"error: {row.ligands} record {r['index']} ({r['name']}): {r.get('message', '')}")
                 poses.append(pose)
@@ -309,8 +318,8 @@ def dockscore_scorer(symmetry: str = "e3", model=None) -> Callable[[Path, Path],
 
     def score_file(protein: Path, ligands: Path):
         for r in scorer_for(protein).score_file(ligands):
-            yield {"name": r.name, "index": r.index, "score": r.score, "status": r.status, "message": r.message,
-                   "props": r.record.props if r.record else {}}
+            yield {"name": r.name, "index": r.index, "score": r.score, "pose_score": r.pose_score, "status": r.status,
+                   "message": r.message, "props": r.record.props if r.record else {}}
 
     return score_file
 

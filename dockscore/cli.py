@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dockscore.errors import InputError
-from dockscore.scoring import SCORE_MEANING, SCORE_UNIT
+from dockscore.scoring import POSE_SCORE_MEANING, SCORE_MEANING, SCORE_UNIT
 
 COMPARE_THRESHOLD = 0.5  # pK; see `compare --help`
 
@@ -71,7 +71,8 @@ def score(
         raise typer.Exit(1)
 
     table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()})")
-    for col, just in (("name", "left"), ("index", "right"), (f"score ({SCORE_UNIT})", "right"), ("CIP", "left"), ("status", "left")):
+    for col, just in (("name", "left"), ("index", "right"), (f"score ({SCORE_UNIT})", "right"), ("pose score", "right"), ("CIP", "left"),
+                      ("status", "left")):
         table.add_column(col, justify=just)
     n_ok = n_err = 0
     total = sum(filter(None, (_count_records(p) for p in ligands))) or None
@@ -93,11 +94,12 @@ def score(
                             progress.console.print(f"error: {result.source} record {result.index} ({result.name}): {result.message}", markup=False, highlight=False)
                         if n_ok + n_err <= show:
                             shown = f"{result.score:.2f}" if result.score is not None else "-"
+                            pose_shown = f"{result.pose_score:.2f}" if result.pose_score is not None else "-"
                             st = result.stereo
                             status = "ok" if result.status == "ok" else f"error: {result.message}"
                             if st is not None and st.flag() != "ok":
                                 status += f" (stereo: {st.flag()})"
-                            table.add_row(result.name, str(result.index), shown, st.cip() if st else "", status)
+                            table.add_row(result.name, str(result.index), shown, pose_shown, st.cip() if st else "", status)
                 except InputError as exc:  # file-level problem: report, go on with the next file
                     n_err += 1
                     progress.console.print(f"error: {exc}", markup=False, highlight=False)
@@ -107,6 +109,7 @@ def score(
     if show and table.row_count:
         console.print(table)
         console.print(f"score: {SCORE_MEANING}", soft_wrap=True)
+        console.print(f"pose score: {POSE_SCORE_MEANING}", soft_wrap=True)
         if n_ok + n_err > show:
             console.print(f"... {n_ok + n_err - show} more rows (see --output)")
     console.print(f"scored {n_ok}, failed {n_err}" + (f"; wrote {output}" if output else ""), soft_wrap=True)

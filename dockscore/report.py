@@ -13,7 +13,7 @@ from rdkit import Chem
 from dockscore.model import TERM_NAMES
 from dockscore.scoring import SCORE_UNIT, PoseScore
 
-CSV_COLUMNS = ["name", "index", "score", "status", "message", "source", "score_unit", "symmetry", "model",
+CSV_COLUMNS = ["name", "index", "score", "pose_score", "status", "message", "source", "score_unit", "symmetry", "model",
                "stereo", "cip", "stereo_flag"] + [f"term_{t}" for t in TERM_NAMES]
 
 
@@ -44,7 +44,7 @@ class ResultWriter:
     def write(self, result: PoseScore) -> None:
         if self.kind == "csv":
             st = result.stereo
-            row = [result.name, result.index, _fmt(result.score), result.status, result.message, result.source, SCORE_UNIT,
+            row = [result.name, result.index, _fmt(result.score), _fmt(result.pose_score), result.status, result.message, result.source, SCORE_UNIT,
                    self.symmetry, self.model_name, st.kind() if st else "", st.cip() if st else "", st.flag() if st else ""]
             row += [_fmt(result.terms.get(t)) for t in TERM_NAMES]
             self.csv.writerow(row)
@@ -67,6 +67,7 @@ class ResultWriter:
         props = {
             "dockscore_score": _fmt(result.score),
             "dockscore_score_unit": SCORE_UNIT,
+            "dockscore_pose_score": _fmt(result.pose_score),
             "dockscore_status": result.status,
             "dockscore_symmetry": self.symmetry,
             "dockscore_model": self.model_name,

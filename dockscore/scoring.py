@@ -25,6 +25,9 @@ from dockscore.stereo import StereoReport, perceive
 
 SCORE_UNIT = "pK"
 SCORE_MEANING = "predicted binding affinity, pK = -log10(Kd/M); higher = tighter binding"
+POSE_SCORE_MEANING = ("for choosing among poses of one ligand in one protein: the score plus (w - 1) x its Vina-prior "
+                      "term (w = the model's pose_prior_weight), in pK units; higher = more native-like; compare it "
+                      "between poses of one ligand, not between ligands")
 
 
 @dataclass
@@ -37,6 +40,7 @@ class PoseScore:
     status: str  # "ok" or "error"
     score: float | None = None
     message: str = ""
+    pose_score: float | None = None  # for pose choice within one ligand (see POSE_SCORE_MEANING)
     terms: dict[str, float] = field(default_factory=dict)  # per interaction term, pK
     atom_contrib: list[float] = field(default_factory=list)  # per ligand heavy atom, pK
     record: LigandRecord | None = None
@@ -121,6 +125,7 @@ class Scorer:
         graphs = [g for _, g in pending]
         out = self.forward(graphs)
         scores = out["score"].tolist()
+        pose_scores = out["pose_score"].tolist()
         terms = out["terms"].tolist()
         contrib = out["atom_contrib"]
         offset = 0
@@ -132,7 +137,7 @@ class Scorer:
             if not math.isfinite(score):
                 yield PoseScore(record.source, record.index, record.name, "error", message="model produced a non-finite score", record=record)
                 continue
-            yield PoseScore(record.source, record.index, record.name, "ok", score=score,
+            yield PoseScore(record.source, record.index, record.name, "ok", score=score, pose_score=pose_scores[k],
                             terms=dict(zip(TERM_NAMES, terms[k])), atom_contrib=atom, record=record,
                             stereo=self._stereo(record.mol))
 

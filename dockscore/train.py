@@ -208,22 +208,25 @@ def _encode_and_graphs(model, items, settings):
 
 @torch.no_grad()
 def predict(model: DockScoreModel, complexes: list[Complex], with_decoys: bool = True, with_mirror: bool = False) -> dict:
-    """Scores of crystal poses and decoys (and of the mirror-image complexes), for evaluation."""
+    """Scores of crystal poses and of the mirror-image complexes, and pose scores of crystal poses
+    (``native_pose``) and decoys (``decoys``: pose score, RMSD), for evaluation."""
     model.eval()
     settings = model.config.graph_settings()
-    native, decoys, mirror = {}, {}, {}
+    native, native_pose, decoys, mirror = {}, {}, {}, {}
     for cx in complexes:
         items = [(cx, cx.ligand, False)] + ([(cx, d, False) for d, _ in cx.decoys] if with_decoys else [])
         if with_mirror:
             items.append((cx, cx.ligand, True))
         batch, ps, pv = _encode_and_graphs(model, items, settings)
-        scores = model(batch, ps, pv)["score"].tolist()
-        native[cx.id] = scores[0]
+        out = model(batch, ps, pv)
+        scores, pose_scores = out["score"].tolist(), out["pose_score"].tolist()
+        native[cx.id], native_pose[cx.id] = scores[0], pose_scores[0]
         if with_mirror:
             mirror[cx.id] = scores.pop()
+            pose_scores.pop()
         if with_decoys and cx.decoys:
-            decoys[cx.id] = list(zip(scores[1:], [r for _, r in cx.decoys]))
-    return {"native": native, "decoys": decoys, "mirror": mirror}
+            decoys[cx.id] = list(zip(pose_scores[1:], [r for _, r in cx.decoys]))
+    return {"native": native, "native_pose": native_pose, "decoys": decoys, "mirror": mirror}
 
 
 @torch.no_grad()
@@ -245,7 +248,8 @@ def calibrate(model: DockScoreModel, complexes: list[Complex]) -> dict:
 
 
 def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
-    """Scoring power (Pearson R, Spearman, RMSE vs pK) and docking power (top-1 < 2 A) on a set."""
+    """Scoring power (Pearson R, Spearman, RMSE vs pK) and docking power (top-1 < 2 A, poses chosen by
+    the pose score) on a set."""
     se3 = model.config.symmetry == "se3"
     pred = predict(model, complexes, with_mirror=se3)
     ids = [c.id for c in complexes]
@@ -280,7 +284,7 @@ def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
         if not any(r < 2.0 for _, r in dec):
             continue
         n_dock += 1
-        poses = [(pred["native"][cx.id], 0.0)] + dec
+        poses = [(pred["native_pose"][cx.id], 0.0)] + dec
         incl += max(poses)[1] < 2.0
         excl += max(dec)[1] < 2.0
     if n_dock:

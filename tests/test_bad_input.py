@@ -75,7 +75,8 @@ def test_mixed_batch_scores_good_records_and_reports_bad_ones(tmp_path):
     assert "Traceback" not in result.output
     rows = out.read_text().splitlines()
     assert len(rows) == 1 + 6  # header + every input record, bad ones included
-    statuses = [r.split(",")[3] for r in rows[1:]]
+    column = rows[0].split(",").index("status")
+    statuses = [r.split(",")[column] for r in rows[1:]]
     assert statuses == ["ok", "error", "error", "error", "ok", "error"]
     text = result.output
     assert f"{sdf} record 1 (pentavalent): RDKit cannot sanitise" in text

@@ -61,6 +61,20 @@ def test_ties_give_no_docking_credit_from_file_order():
     assert compute_metrics(poses, n_boot=10)["docking"]["top1_native_excluded"] == pytest.approx(0.25)
 
 
+def test_docking_power_chooses_poses_by_the_pose_score_where_a_tool_gives_one():
+    """Score ranks the 4 A pose first, pose score the 1 A pose: docking power follows the pose score
+    (also in the paired difference), every other power the score; a tool without one falls back to its score."""
+    from dockscore.benchmark import paired_difference
+
+    with_pose = [{**pose("g", "decoys", f"p{i}", score=float(r), rmsd=float(r)), "index": i, "pose_score": -float(r)}
+                 for i, r in enumerate((1.0, 3.0, 4.0))]
+    score_only = [{**p, "pose_score": None} for p in with_pose]
+    assert compute_metrics(with_pose, n_boot=10)["docking"]["top1_native_excluded"] == 1.0
+    assert compute_metrics(score_only, n_boot=10)["docking"]["top1_native_excluded"] == 0.0
+    d = paired_difference(with_pose, score_only, n_boot=10)["docking_delta"]
+    assert (d["top1_native_excluded_a_minus_b"], d["a_only"], d["b_only"]) == (1.0, 1, 0)
+
+
 def test_screening_metrics():
     poses = [pose("t", "actives", f"a{k}", score=10 + k) for k in range(2)] + [pose("t", "inactives", f"d{k}", score=k / 100) for k in range(198)]
     m = compute_metrics(poses, n_boot=10)
@@ -101,7 +115,7 @@ def test_benchmark_command_end_to_end(tmp_path):
     assert metrics["n_scored"] == 5
     assert "docking" in metrics and metrics["docking"]["n_included"] == 1
     header = (out / "poses.csv").read_text().splitlines()[0].split(",")
-    assert header == ["row", "group", "kind", "name", "index", "score", "activity", "rmsd", "status"]
+    assert header == ["row", "group", "kind", "name", "index", "score", "activity", "rmsd", "status", "pose_score"]
     assert math.isfinite(float((out / "poses.csv").read_text().splitlines()[1].split(",")[5]))
 
 

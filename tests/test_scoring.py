@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -35,6 +36,7 @@ def test_score_to_sdf_keeps_records_and_properties(tmp_path, symmetry):
         assert mol.GetProp("dockscore_model") == f"dockscore-{symmetry}"
         assert mol.GetProp("dockscore_score_unit") == "pK"
         assert 0.0 < float(mol.GetProp("dockscore_score")) < 15.0  # a plausible pK
+        assert math.isfinite(float(mol.GetProp("dockscore_pose_score")))
         for key in original.GetPropNames():
             assert mol.GetProp(key) == original.GetProp(key)
         assert mol.GetNumAtoms() == original.GetNumAtoms()
@@ -46,7 +48,7 @@ def test_score_to_csv_has_the_documented_columns(tmp_path):
     result = runner.invoke(app, ["score", str(PROTEIN_1S3V), str(LIGAND_1S3V), "-o", str(out), "-s", "se3"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(out.open()))
-    assert {"name", "index", "score", "status", "score_unit"} <= set(rows[0])
+    assert {"name", "index", "score", "pose_score", "status", "score_unit"} <= set(rows[0])
     assert rows[0]["name"] == "TQD" and rows[0]["status"] == "ok" and rows[0]["score_unit"] == "pK"
     terms = sum(float(rows[0][f"term_{t}"]) for t in TERM_NAMES)
     assert math.isfinite(terms)
@@ -158,6 +160,41 @@ def test_vina_prior_is_one_term_of_the_score(crystal_1s3v):
     prior = results[1.0].terms["vina_prior"]
     assert 3.0 < prior < 12.0  # a drug-sized crystal ligand: Vina's intermolecular energy of -4 to -16 kcal/mol
     assert results[1.0].score - results[0.0].score == pytest.approx(prior, abs=1e-3)
+
+
+@pytest.mark.parametrize("weight", [1.0, 2.0, 3.5])
+def test_pose_score_weights_up_the_prior_and_leaves_the_score(crystal_1s3v, weight):
+    """pose_score = score + (w - 1) * the prior term for an ensemble; the affinity score does not move with w."""
+    from dockscore.model import DockScoreEnsemble, DockScoreModel, ModelConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig(hidden=16, vectors=4, layers=1, protein_layers=1, vina_prior=1.0)
+    model = DockScoreEnsemble([DockScoreModel(config).eval() for _ in range(2)])
+    before = Scorer(PROTEIN_1S3V, model=model, stereo=False).score_mols([crystal_1s3v])[0]
+    model.set_pose_prior_weight(weight)
+    after = Scorer(PROTEIN_1S3V, model=model, stereo=False).score_mols([crystal_1s3v])[0]
+    assert model.config.pose_prior_weight == weight and all(m.config.pose_prior_weight == weight for m in model.members)
+    assert after.score == before.score and before.pose_score == pytest.approx(before.score, abs=1e-5)
+    assert after.terms["vina_prior"] > 1.0  # a real prior term, so the check below is not 0 == 0
+    assert after.pose_score - after.score == pytest.approx((weight - 1.0) * after.terms["vina_prior"], abs=1e-3)
+
+
+def test_pose_prior_weight_survives_a_checkpoint_and_old_checkpoints_load_unweighted(tmp_path):
+    import json
+
+    from safetensors import safe_open
+
+    from dockscore.checkpoint import load_model, save_model
+    from dockscore.model import DockScoreModel, ModelConfig
+
+    model = DockScoreModel(ModelConfig(hidden=16, vectors=4, layers=1, protein_layers=1, vina_prior=1.0))
+    model.set_pose_prior_weight(2.0)
+    save_model(model, tmp_path / "m.safetensors")
+    assert load_model(tmp_path / "m.safetensors").config.pose_prior_weight == 2.0
+    for name in ("dockscore-e3", "dockscore-se3"):  # checkpoints written before the option: stored config without it
+        with safe_open(str(Path(__file__).parent.parent / "models" / f"{name}.safetensors"), framework="pt") as handle:
+            stored = json.loads(handle.metadata()["config"])
+        assert load_model(symmetry=name.split("-")[1]).config.pose_prior_weight == stored.get("pose_prior_weight", 1.0)
 
 
 @pytest.mark.parametrize("cap", [0.5, 0.7, 1.2])

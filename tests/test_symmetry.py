@@ -33,11 +33,13 @@ def transformed_scorer(scorer: Scorer, matrix: np.ndarray, shift: np.ndarray) ->
 
 
 def score_poses(scorer: Scorer, ligands, matrix=np.eye(3), shift=np.zeros(3)) -> np.ndarray:
+    """(n poses, 2): the score and the pose score of each pose, so every property holds for both outputs."""
     m = torch.tensor(matrix, dtype=torch.float64)
     t = torch.tensor(shift, dtype=torch.float64)
     graphs = [scorer.graph(lig.with_positions((lig.pos.double() @ m.T + t).float())) for lig in ligands]
     with torch.no_grad():
-        return scorer.forward(graphs)["score"].numpy()
+        out = scorer.forward(graphs)
+    return torch.stack([out["score"], out["pose_score"]], dim=-1).numpy()
 
 
 def poses(scorer: Scorer, mol, n: int = 6, seed: int = 0):
@@ -69,7 +71,7 @@ def test_ligand_atom_order_does_not_matter(scorers, crystal_1s3v, symmetry, seed
     order = np.random.default_rng(seed).permutation(crystal_1s3v.GetNumAtoms()).tolist()
     shuffled = Chem.RenumberAtoms(crystal_1s3v, order)
     a, b = scorer.score_mols([crystal_1s3v, shuffled])
-    assert a.score == pytest.approx(b.score, abs=TOL)
+    assert a.score == pytest.approx(b.score, abs=TOL) and a.pose_score == pytest.approx(b.pose_score, abs=TOL)
 
 
 @pytest.mark.parametrize("symmetry", ["e3", "se3"])
@@ -82,7 +84,8 @@ def test_protein_atom_order_does_not_matter(scorers, crystal_1s3v, symmetry):
         setattr(protein, key, [getattr(protein, key)[i] for i in perm])
     protein.is_hetero = protein.is_hetero[perm]
     shuffled = Scorer(protein, model=scorer.model)
-    assert shuffled.score_mols([crystal_1s3v])[0].score == pytest.approx(scorer.score_mols([crystal_1s3v])[0].score, abs=TOL)
+    a, b = shuffled.score_mols([crystal_1s3v])[0], scorer.score_mols([crystal_1s3v])[0]
+    assert a.score == pytest.approx(b.score, abs=TOL) and a.pose_score == pytest.approx(b.pose_score, abs=TOL)
 
 
 @pytest.mark.parametrize("symmetry", ["e3", "se3"])
@@ -114,9 +117,9 @@ def test_se3_mirror_image_scores_differently(scorers, crystal_1s3v):
     across poses of the same ligand in the same pocket."""
     scorer = scorers["se3"]
     ligands = poses(scorer, crystal_1s3v, n=12, seed=1)  # near-native poses (<= 0.4 rad, 0.8 A)
-    scores = score_poses(scorer, ligands)
+    scores = score_poses(scorer, ligands)[:, 0]
     mirrored = transformed_scorer(scorer, MIRROR, np.zeros(3))
-    mirror_scores = score_poses(mirrored, ligands, MIRROR)
+    mirror_scores = score_poses(mirrored, ligands, MIRROR)[:, 0]
     shift = np.abs(mirror_scores - scores).mean()
     assert shift >= 0.1 * scores.std(), (shift, scores.std())
     assert shift > 0.05  # pK units: not float noise
