@@ -54,7 +54,8 @@ POSE_PRIOR_WEIGHT = 2.0  # the pose score chosen on training + validation dockin
 
 def pose_member(member: DockScoreModel, prior_weight: float = POSE_PRIOR_WEIGHT) -> DockScoreModel:
     """A shipped member turned into the pose score's starting point: prior x ``prior_weight``, no soft core."""
-    member.config = replace(member.config, vina_prior=member.config.vina_prior * prior_weight, prior_overlap_cap=None)
+    member.config = replace(member.config, vina_prior=member.config.vina_prior * prior_weight, prior_overlap_cap=None,
+                            pose_prior_weight=1.0)  # the weight is in the score; its pose score must not add it again
     member.head.vina_prior, member.head.prior_overlap_cap = member.config.vina_prior, None
     return member
 

@@ -152,7 +152,8 @@ def sweep(args) -> None:
 def checkpoint(args) -> None:
     model = load_model(ROOT / "models" / "dockscore-e3.safetensors")
     for m in model.members:
-        m.config = replace(m.config, vina_prior=m.config.vina_prior * args.weight)
+        # the weight goes into the score itself, so the copy's own pose score must not add it again (w = 1)
+        m.config = replace(m.config, vina_prior=m.config.vina_prior * args.weight, pose_prior_weight=1.0)
         m.head.vina_prior = m.config.vina_prior
     model.config = model.members[0].config
     save_model(model, args.out)
