@@ -37,6 +37,11 @@ VINA_AD_TYPES = {
 }
 
 
+def _pdb_element(line: str) -> str:
+    """Element of a PDB ATOM/HETATM record: columns 77-78, else the atom name's first letter."""
+    return (line[76:78].strip() if len(line) >= 78 else "").upper() or line[12:16].strip().lstrip("0123456789")[:1].upper()
+
+
 def _strip_waters(pdb_in: Path, pdb_out: Path) -> tuple[int, bool]:
     """Write ATOM/HETATM records of ``pdb_in`` minus waters; return (n_atoms, has_h)."""
     n, has_h = 0, False
@@ -49,10 +54,7 @@ def _strip_waters(pdb_in: Path, pdb_out: Path) -> tuple[int, bool]:
                 continue
             if line[17:21].strip().upper() in WATER_RESNAMES:
                 continue
-            elem = line[76:78].strip().upper() if len(line) >= 78 else ""
-            if not elem:
-                elem = line[12:16].strip().lstrip("0123456789")[:1].upper()
-            has_h |= elem in ("H", "D")
+            has_h |= _pdb_element(line) in ("H", "D")
             fo.write(line)
             n += 1
         fo.write("END\n")
@@ -62,7 +64,7 @@ def _strip_waters(pdb_in: Path, pdb_out: Path) -> tuple[int, bool]:
 ORGANIC = {"C", "N", "O", "S", "P", "H", "D", "F", "CL", "BR", "I", "SE"}
 
 
-def _with_gasteiger_charges(lines: list[str], pdb: Path, cmd: list[str], charged_pdbqt: Path) -> list[str]:
+def _with_gasteiger_charges(lines: list[str], pdb: Path, obabel: str, options: list[str], charged_pdbqt: Path) -> list[str]:
     """PDBQT lines with Open Babel's Gasteiger charges in columns 71-76.
 
     Gasteiger has no parameters for metal ions, and Open Babel then writes nothing at all, so the
@@ -70,11 +72,9 @@ def _with_gasteiger_charges(lines: list[str], pdb: Path, cmd: list[str], charged
     organic = charged_pdbqt.with_suffix(".organic.pdb")
     with open(pdb) as fi, open(organic, "w") as fo:
         for line in fi:
-            elem = line[76:78].strip().upper() if len(line) >= 78 else line[12:16].strip().lstrip("0123456789")[:1].upper()
-            if not (line.startswith("HETATM") and elem not in ORGANIC):
+            if not (line.startswith("HETATM") and _pdb_element(line) not in ORGANIC):
                 fo.write(line)
-    run = [cmd[0], str(organic), *cmd[2:-1], str(charged_pdbqt), "--partialcharge", "gasteiger"]
-    subprocess.run(run, capture_output=True, text=True)
+    subprocess.run([obabel, str(organic), *options, str(charged_pdbqt), "--partialcharge", "gasteiger"], capture_output=True, text=True)
     charge = {ln[30:54]: ln[70:76] for ln in (charged_pdbqt.read_text().splitlines() if charged_pdbqt.exists() else [])
               if ln.startswith(("ATOM", "HETATM"))}
     if not charge:
@@ -95,9 +95,9 @@ def prepare_receptor_pdbqt(protein_pdb: Path, out_pdbqt: Path, charges: bool = F
     n, has_h = _strip_waters(Path(protein_pdb), tmp_pdb)
     if n == 0:
         raise ValueError(f"no atoms in {protein_pdb}")
-    cmd = [obabel, str(tmp_pdb), "-xr", "-opdbqt", "-O", str(out_pdbqt)]
-    if not has_h:  # Vina types N/O as donors only via attached HD atoms
-        cmd[3:3] = ["-h", "-p", "7.4"]
+    # without input H, Open Babel adds them: Vina types N/O as donors only via attached HD atoms
+    options = ([] if has_h else ["-h", "-p", "7.4"]) + ["-xr", "-opdbqt", "-O"]
+    cmd = [obabel, str(tmp_pdb), *options, str(out_pdbqt)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0 or not out_pdbqt.exists() or out_pdbqt.stat().st_size == 0:
         raise RuntimeError(f"obabel failed ({' '.join(cmd)}): {res.stderr.strip()}")
@@ -114,7 +114,7 @@ def prepare_receptor_pdbqt(protein_pdb: Path, out_pdbqt: Path, charges: bool = F
         log.warning("receptor %s: dropped %d atoms with types %s", protein_pdb, len(dropped),
                     sorted(set(dropped)))
     if charges:
-        kept = _with_gasteiger_charges(kept, tmp_pdb, cmd, out_pdbqt.with_suffix(".charged.pdbqt"))
+        kept = _with_gasteiger_charges(kept, tmp_pdb, obabel, options, out_pdbqt.with_suffix(".charged.pdbqt"))
     out_pdbqt.write_text("\n".join(kept) + "\n")
     log.info("receptor %s -> %s (input H: %s, cmd: %s)", protein_pdb, out_pdbqt, has_h,
              " ".join(cmd[2:]))
