@@ -133,7 +133,8 @@ def run_one(tool: str, spec: tuple, set_name: str, manifest: Path, prop, unit, r
 
 def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
                     redocked: Path | None = None, vinardo: Path | None = None,
-                    ad4: Path | None = None) -> dict[str, tuple[Path, str | None, str, str | None]]:
+                    ad4: Path | None = None, exclude: dict[str, set[str]] | None = None
+                    ) -> dict[str, tuple[Path, str | None, str, str | None]]:
     split = json.loads((ROOT / "models" / "split.json").read_text())
     labels = {row["id"]: row["pK"] for row in csv.DictReader(open(data / "pdbbind" / "index.csv"))}
     rows = ["protein,ligands,group,kind"]
@@ -150,20 +151,24 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
             rows.append(f"{folder / 'protein.pdb'},{folder / 'decoys.sdf'},{cid},decoys")
     (tmp / "pdbbind.csv").write_text("\n".join(rows) + "\n")
 
-    def docked_rows(docked: Path | None, shared_too: bool) -> list[str]:
-        """Manifest rows (crystal + docked poses) of the held-out complexes with a file in ``docked``."""
+    def docked_rows(docked: Path | None, shared_too: bool, set_name: str) -> list[str]:
+        """Manifest rows (crystal + docked poses) of the held-out complexes with a file in ``docked``,
+        less those ``exclude`` names for ``set_name``."""
         out = ["protein,ligands,group,kind"]
+        skip = (exclude or {}).get(set_name, set())
         for cid in split["test"] + split["fep_targets"]:
+            if cid in skip:
+                continue
             folder, poses = data / "pdbbind" / cid, (docked / f"{cid}.sdf") if docked else None
             if poses is not None and poses.exists() and (shared_too or not (folder / "decoys.sdf").exists()):
                 out += [f"{folder / 'protein.pdb'},{tmp / (cid + '_crystal.sdf')},{cid},crystal", f"{folder / 'protein.pdb'},{poses},{cid},decoys"]
         return out
 
-    redocked_rows = docked_rows(redocked, shared_too=False)  # Vina fills in complexes without shared decoys
+    redocked_rows = docked_rows(redocked, shared_too=False, set_name="pdbbind-redocked")  # Vina fills in complexes without shared decoys
     (tmp / "redocked.csv").write_text("\n".join(redocked_rows) + "\n")
-    vinardo_rows = docked_rows(vinardo, shared_too=True)  # every held-out complex Vinardo docked
+    vinardo_rows = docked_rows(vinardo, shared_too=True, set_name="pdbbind-vinardo")  # every held-out complex Vinardo docked
     (tmp / "vinardo.csv").write_text("\n".join(vinardo_rows) + "\n")
-    ad4_rows = docked_rows(ad4, shared_too=True)  # every held-out complex AutoDock4 docked
+    ad4_rows = docked_rows(ad4, shared_too=True, set_name="pdbbind-ad4")  # every held-out complex AutoDock4 docked
     (tmp / "ad4.csv").write_text("\n".join(ad4_rows) + "\n")
     fep = data / "fep" / "jacs_set"
     rows = ["protein,ligands,group,kind"]
@@ -202,6 +207,32 @@ def build_manifests(data: Path, tmp: Path, max_decoys: int, seed: int = 0,
         (tmp / "dude.csv").write_text("\n".join(rows) + "\n")
         sets["dude-docked"] = (tmp / "dude.csv", None, "pK", None)
     return sets
+
+
+DOCKED_SETS = ("pdbbind-redocked", "pdbbind-vinardo", "pdbbind-ad4")
+
+
+def read_exclusions(path: Path | None) -> dict[str, set[str]]:
+    """Complexes to leave out of the docked sets, so that complexes docked after an earlier read can
+    be read alone, as a fresh test. ``path`` is a JSON list of complex ids (left out of every docked
+    set) or an earlier results JSON, whose ``_notes["complexes read"]`` names them per set."""
+    if path is None:
+        return {}
+    data = json.loads(path.read_text())
+    if isinstance(data, dict):
+        data = data.get("_notes", {}).get("complexes read", [])
+    if isinstance(data, list):  # one list, as the first AD4 read wrote it: every docked set
+        return {name: set(data) for name in DOCKED_SETS}
+    return {name: set(ids) for name, ids in data.items()}
+
+
+def complexes_read(poses: dict, set_names) -> dict[str, list[str]]:
+    """The complexes each docked set covered in this run (from any tool's per-pose rows)."""
+    out: dict[str, list[str]] = {}
+    for (set_name, _tool), rows in poses.items():
+        if set_name in set_names and set_name not in out:
+            out[set_name] = sorted({str(r["group"]) for r in rows})
+    return out
 
 
 def union_poses(pose_sets: list[list[dict]]) -> list[dict]:
@@ -252,6 +283,9 @@ def main() -> None:
     parser.add_argument("--ad4", type=Path, default=ROOT / ".cache" / "heldout_ad4",
                         help="AutoDock4-docked held-out complexes (bench/dock_train_decoys.py dock --part test fep_targets --scoring ad4): "
                              "set pdbbind-ad4, a third docking function")
+    parser.add_argument("--exclude-read", type=Path, default=None, metavar="JSON",
+                        help="leave out of the docked sets the complexes an earlier read covered (its results JSON, "
+                             "_notes['complexes read'], or a JSON list of ids): a fresh read of complexes docked since")
     parser.add_argument("--poses-dir", type=Path, default=None,
                         help="also write each tool's per-pose scores, one CSV per set and tool (to see which complexes each gets right)")
     args = parser.parse_args()
@@ -273,7 +307,8 @@ def main() -> None:
             tools["vina-1.2.7 local-opt"] = ("vina", True)
     results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        manifests = build_manifests(args.data, Path(tmp), args.max_decoys, redocked=args.redocked, vinardo=args.vinardo, ad4=args.ad4)
+        manifests = build_manifests(args.data, Path(tmp), args.max_decoys, redocked=args.redocked, vinardo=args.vinardo, ad4=args.ad4,
+                                    exclude=read_exclusions(args.exclude_read))
         if args.sets:
             manifests = {k: v for k, v in manifests.items() if k in args.sets}
         jobs = [(tool, spec, set_name, *m) for set_name, m in manifests.items() for tool, spec in tools.items()]
@@ -322,7 +357,9 @@ def main() -> None:
         "vina": "receptor via obabel -xr (waters stripped), box = ligands of the row + 12 A; local-opt = Vina's own local "
                 "optimisation of the given pose, scored with the RMSD label of the input pose; failed poses (outside the box) count as not scored",
         "ligand-only ridge": "ridge on ~200 RDKit 2D descriptors of the ligand, fitted on models/split.json train, penalty by val R",
-        "caveat": "pdbbind decoys were generated by smina (a Vina-like function): docking power is biased towards Vina"}
+        "caveat": "pdbbind decoys were generated by smina (a Vina-like function): docking power is biased towards Vina",
+        "complexes read": complexes_read(poses, DOCKED_SETS),
+        **({"excluded (read before)": str(args.exclude_read)} if args.exclude_read else {})}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
     f = lambda x: "-" if x is None or x != x else f"{x:.3f}"  # noqa: E731

@@ -171,3 +171,26 @@ def test_union_of_docking_sets_keeps_poses_apart_and_counts_each_complex():
     h = docking_headline(both)
     assert h["n_excluded"] == 2 and h["docking_excl"] == pytest.approx(0.5)
     assert h["scoring_R"] is None
+
+
+def test_compare_vina_exclusions_name_the_complexes_an_earlier_read_covered(tmp_path):
+    """A fresh read of complexes docked after an earlier one leaves out exactly what that read listed:
+    a plain list applies to every docked set, a per-set dict only to its own set; and each run lists
+    the complexes it read, so the next fresh read can exclude them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from compare_vina import DOCKED_SETS, complexes_read, read_exclusions
+
+    assert read_exclusions(None) == {}
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"_notes": {"complexes read": ["1abc", "2xyz"]}}))
+    assert read_exclusions(plain) == {name: {"1abc", "2xyz"} for name in DOCKED_SETS}
+    per_set = tmp_path / "per_set.json"
+    per_set.write_text(json.dumps({"_notes": {"complexes read": {"pdbbind-ad4": ["1abc"], "pdbbind-vinardo": ["3def"]}}}))
+    assert read_exclusions(per_set) == {"pdbbind-ad4": {"1abc"}, "pdbbind-vinardo": {"3def"}}
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps(["9zzz"]))
+    assert read_exclusions(ids)["pdbbind-ad4"] == {"9zzz"}
+
+    rows = [{"group": g} for g in ("2b", "1a", "2b")]
+    poses = {("pdbbind-ad4", "vina"): rows, ("pdbbind-ad4", "e3"): rows, ("fep", "e3"): [{"group": "bace"}]}
+    assert complexes_read(poses, DOCKED_SETS) == {"pdbbind-ad4": ["1a", "2b"]}
