@@ -213,16 +213,15 @@ def paired_difference(poses_a: list[dict], poses_b: list[dict], n_boot: int = 10
     """
     key = lambda p: (p["row"], p["index"])  # noqa: E731
     ok = lambda p: p.get("score") is not None and p["score"] == p["score"]  # noqa: E731
-    b_scores = {key(p): p["score"] for p in poses_b if ok(p)}
-    b_pose = {key(p): pose_choice_score(p) for p in poses_b if ok(p)}
-    common = [(p, b_scores[key(p)]) for p in poses_a if ok(p) and key(p) in b_scores]
+    b_poses = {key(p): p for p in poses_b if ok(p)}
+    common = [(p, b_poses[key(p)]) for p in poses_a if ok(p) and key(p) in b_poses]
     rng = np.random.default_rng(seed)
     out: dict = {"n_poses": len(common)}
 
     series = defaultdict(list)  # ranking: (score A, score B, activity) per ligand, per group
-    for p, sb in common:
+    for p, q in common:
         if p["kind"] != "decoys" and p["activity"] is not None and p["activity"] == p["activity"]:
-            series[p["group"]].append((p["score"], sb, p["activity"]))
+            series[p["group"]].append((p["score"], q["score"], p["activity"]))
     series = {g: np.array(v) for g, v in series.items() if len(v) >= 4}
     if series:
         def delta(rows: dict) -> float:
@@ -233,9 +232,9 @@ def paired_difference(poses_a: list[dict], poses_b: list[dict], n_boot: int = 10
                                 "p_b_at_least_a": float(np.mean([b <= 0 for b in boots])), "n_groups": len(series)}
 
     complexes = defaultdict(list)  # docking, native excluded: success of A and of B per complex
-    for p, sb in common:
+    for p, q in common:
         if p["kind"] == "decoys" and p["rmsd"] is not None and p["rmsd"] == p["rmsd"]:
-            complexes[p["group"]].append((pose_choice_score(p), b_pose[key(p)], p["rmsd"]))
+            complexes[p["group"]].append((pose_choice_score(p), pose_choice_score(q), p["rmsd"]))
     pairs = []
     for items in complexes.values():
         if any(r < 2.0 for _, _, r in items):
