@@ -7,7 +7,7 @@ lazily: memory does not grow with the number of poses in a file.
 
 from __future__ import annotations
 
-import gzip
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,78 +162,201 @@ def _finish(record: LigandRecord, mol: Chem.Mol) -> LigandRecord:
     return record
 
 
-def _text_lines(path: Path) -> Iterator[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
+def _record_from_mol2(source: str, index: int, text: str) -> LigandRecord:
+    lines = text.split("\n")
+    name = lines[1].strip() if len(lines) > 1 else ""
+    record = LigandRecord(source=source, index=index, name=name, block="")
+    mol = Chem.MolFromMol2Block(text + "\n", sanitize=False, removeHs=False)
+    if mol is None:
+        record.error = "cannot parse MOL2 record"
+        return record
+    mol.SetProp("_Name", name)
+    return _finish(record, mol)
+
+
+# -- raw records: bytes -> one text block per record ------------------------------------------
+# Records are split and decoded one at a time, so one bad byte or one broken record costs that
+# record only, and a worker process can be handed record text to parse (see dockscore.rank).
+
+READ_CHUNK = 1 << 20
+
+
+@dataclass
+class RawRecord:
+    """The text of one record, before RDKit sees it. ``offset`` is how many bytes of the file
+    (compressed bytes for .gz) had been read when the record ended: progress without a count."""
+
+    source: str
+    index: int
+    text: str
+    fmt: str  # "sdf" or "mol2"
+    offset: int = 0
+    note: str = ""  # e.g. how the text was decoded or split
+    error: str = ""  # a problem of the record as a whole (it is still yielded, to be counted)
+
+
+def _byte_chunks(path: Path) -> Iterator[tuple[bytes, int]]:
+    """(decompressed bytes, file bytes read so far). Gzip is decoded member by member with zlib,
+    so a truncated stream gives back every byte before the cut, then raises :class:`InputError`."""
+    gz = path.name.lower().endswith(".gz")
     try:
-        with opener(path, "rt", encoding="utf-8", newline=None) as handle:
-            for line in handle:
-                yield line.rstrip("\n").rstrip("\r")
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ligand file ({exc.strerror or exc})") from None
+    with handle:
+        inflate = zlib.decompressobj(wbits=31) if gz else None
+        read, inside_member, any_output = 0, False, False
+        while True:
+            try:
+                data = handle.read(READ_CHUNK)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read ligand file ({exc.strerror or exc})") from None
+            if not data:
+                break
+            read += len(data)
+            if inflate is None:
+                yield data, read
+                continue
+            while data:
+                try:
+                    out = inflate.decompress(data)
+                except zlib.error:
+                    what = "corrupt gzip data; the records before it were read" if any_output else "not a gzip file"
+                    raise InputError(f"{path}: {what}") from None
+                inside_member = not inflate.eof
+                if out:
+                    any_output = True
+                    yield out, read
+                if inflate.eof:  # the next gzip member: concatenated members are one valid file
+                    data, inflate = inflate.unused_data, zlib.decompressobj(wbits=31)
+                else:
+                    data = b""
+        if inside_member:
+            raise InputError(f"{path}: compressed stream ends early (truncated .gz); the records before the cut were read")
+
+
+def _byte_lines(path: Path) -> Iterator[tuple[bytes, int]]:
+    """Lines (without line ends) and the file offset after each; the last line may lack a newline."""
+    tail = b""
+    offset = 0
+    first = True
+    for chunk, offset in _byte_chunks(path):
+        if first:
+            if b"\x00" in chunk[:4096]:
+                raise InputError(f"{path}: not a text ligand file (binary content)")
+            first = False
+        lines = (tail + chunk).split(b"\n")
+        tail = lines.pop()
+        for line in lines:
+            yield line.rstrip(b"\r"), offset
+    if tail:
+        yield tail.rstrip(b"\r"), offset
+
+
+def _decode(lines: list[bytes]) -> tuple[str, str]:
+    """(text, note): UTF-8 when it is; else Latin-1, which maps every byte (a name with an
+    'e acute' from an old Windows tool keeps its record, and the note says so)."""
+    raw = b"\n".join(lines)
+    try:
+        return raw.decode("utf-8"), ""
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text ligand file (binary content)") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: cannot read ligand file ({exc})") from None
+        return raw.decode("latin-1"), "non-UTF-8 bytes read as Latin-1"
 
 
-def _iter_sdf(path: Path) -> Iterator[LigandRecord]:
-    buffer: list[str] = []
+def _is_counts_line(line: bytes) -> bool:
+    return line.rstrip().endswith((b"V2000", b"V3000"))
+
+
+def _split_molfiles(lines: list[bytes]) -> list[list[bytes]]:
+    """One SDF record's lines, split where a second molfile starts without a ``$$$$`` line
+    between them (two molfiles joined, or a truncated record followed by a good one).
+
+    A molfile starts three lines above its counts line (``... V2000``)."""
+    counts = [i for i, line in enumerate(lines) if _is_counts_line(line)]
+    starts = [max(0, i - 3) for i in counts[1:]]
+    starts = [s for k, s in enumerate(starts) if s > (starts[k - 1] if k else 0)]
+    if not starts:
+        return [lines]
+    bounds = [0] + starts + [len(lines)]
+    return [lines[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
+    """Every record of an SDF/SDF.gz/MOL2 file as text, in order, broken ones included.
+
+    File-level problems (missing, unsupported, binary, empty, truncated gzip) raise
+    :class:`InputError`, the last two after the records before them were yielded."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: ligand file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a ligand file")
+    name = path.name.lower()
+    if name.endswith((".mol2", ".mol2.gz")):
+        fmt = "mol2"
+    elif name.endswith(SUPPORTED):
+        fmt = "sdf"
+    else:
+        raise InputError(f"{path}: unsupported ligand format (use {', '.join(SUPPORTED)})")
+    source = str(path)
     index = 0
-    for line in _text_lines(path):
-        if line.startswith("$$$$"):
-            yield _record_from_block(str(path), index, "\n".join(buffer))
+    buffer: list[bytes] = []
+
+    def emit(lines: list[bytes], offset: int) -> Iterator[RawRecord]:
+        nonlocal index
+        parts = _split_molfiles(lines) if fmt == "sdf" else [lines]
+        for part in parts:
+            text, note = _decode(part)
+            if len(parts) > 1:
+                note = "; ".join(filter(None, [note, f"split from a record holding {len(parts)} molfiles (no $$$$ between them)"]))
+            yield RawRecord(source, index, text, fmt, offset, note)
             index += 1
-            buffer = []
-        else:
-            buffer.append(line)
-    if any(line.strip() for line in buffer):  # last record without $$$$ (or a truncated one)
-        yield _record_from_block(str(path), index, "\n".join(buffer))
-        index += 1
+
+    offset = 0
+    try:
+        for line, offset in _byte_lines(path):
+            if fmt == "sdf":
+                if line.startswith(b"$$$$"):
+                    yield from emit(buffer, offset)
+                    buffer = []
+                else:
+                    buffer.append(line)
+            else:
+                if line.startswith(b"@<TRIPOS>MOLECULE") and any(b.strip() for b in buffer):
+                    yield from emit(buffer, offset)
+                    buffer = []
+                buffer.append(line)
+    except InputError:
+        if any(b.strip() for b in buffer):  # the record the cut went through
+            text, note = _decode(buffer)
+            yield RawRecord(source, index, text, fmt, offset, note, error="truncated record (the file ends inside it)")
+            index += 1
+        raise
+    if any(b.strip() for b in buffer):  # last record without $$$$ (or a truncated one)
+        yield from emit(buffer, offset)
     if index == 0:
         raise InputError(f"{path}: ligand file is empty")
 
 
-def _iter_mol2(path: Path) -> Iterator[LigandRecord]:
-    buffer: list[str] = []
-    index = 0
-
-    def flush() -> LigandRecord:
-        block = "\n".join(buffer) + "\n"
-        name = buffer[1].strip() if len(buffer) > 1 else ""
-        record = LigandRecord(source=str(path), index=index, name=name, block="")
-        mol = Chem.MolFromMol2Block(block, sanitize=False, removeHs=False)
-        if mol is None:
-            record.error = "cannot parse MOL2 record"
-            return record
-        mol.SetProp("_Name", name)
-        return _finish(record, mol)
-
-    for line in _text_lines(path):
-        if line.startswith("@<TRIPOS>MOLECULE") and buffer:
-            yield flush()
-            index += 1
-            buffer = []
-        buffer.append(line)
-    if any(line.strip() for line in buffer):
-        yield flush()
-        index += 1
-    if index == 0:
-        raise InputError(f"{path}: ligand file is empty")
+def parse_raw(raw: RawRecord) -> LigandRecord:
+    """A :class:`LigandRecord` from a record's text (safe to call in another process)."""
+    if raw.fmt == "mol2":
+        record = _record_from_mol2(raw.source, raw.index, raw.text)
+    else:
+        record = _record_from_block(raw.source, raw.index, raw.text)
+    if raw.error and record.error is None:
+        record.mol, record.error = None, raw.error
+    record.note = "; ".join(filter(None, [raw.note, record.note]))
+    return record
 
 
 def iter_ligands(path: str | Path) -> Iterator[LigandRecord]:
     """Yield every record of an SDF/SDF.gz/MOL2 file in order, bad ones included.
 
-    File-level problems (missing, empty, binary) raise :class:`InputError`.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: ligand file not found")
-    name = path.name.lower()
-    if name.endswith((".mol2", ".mol2.gz")):
-        yield from _iter_mol2(path)
-    elif name.endswith(SUPPORTED):
-        yield from _iter_sdf(path)
-    else:
-        raise InputError(f"{path}: unsupported ligand format (use {', '.join(SUPPORTED)})")
+    File-level problems (missing, empty, binary, truncated gzip) raise :class:`InputError`;
+    a truncated file raises it after every record before the cut."""
+    for raw in iter_raw_records(path):
+        yield parse_raw(raw)
 
 
 def records_from_mols(mols: list[Chem.Mol], source: str = "<memory>") -> Iterator[LigandRecord]:
