@@ -117,6 +117,136 @@ def score(
         raise typer.Exit(1)
 
 
+@app.command()
+def rank(
+    protein: Path = typer.Argument(..., help="Receptor: PDB or mmCIF (optionally .gz)."),
+    ligands: list[Path] = typer.Argument(..., help="Docked poses: SDF, SDF.gz or MOL2 files, directories (searched recursively) and glob patterns, in any mix."),
+    output: Path = typer.Option(..., "--output", "-o", help="Ranked CSV: one row per compound, best first (rank, compound, score, pose_score, best pose's file and index, n_poses, n_failed, stereo, CIP, SMILES...)."),
+    top: int = typer.Option(500, "--top", min=0, help="How many of the best compounds --top-sdf holds."),
+    top_sdf: Optional[Path] = typer.Option(None, "--top-sdf", help="SDF (or .sdf.gz) with the best pose of each of the --top compounds: its own record and properties plus dockscore_* ones."),
+    failures: Optional[Path] = typer.Option(None, "--failures", help="CSV naming every record or file that could not be scored (file, index, name, reason); default: OUTPUT with .failures.csv."),
+    store: Optional[Path] = typer.Option(None, "--store", help="SQLite results store (every pose's score; what --resume continues); default: OUTPUT with .store.sqlite."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run the store holds: records already scored are skipped (a changed file is scored again)."),
+    from_store: bool = typer.Option(False, "--from-store", help="Score nothing: write the ranked CSV, top SDF and failures again from the store."),
+    group_by: str = typer.Option("title", "--group-by", help="What makes poses one compound: 'title' (the record's first line) or the name of an SD property (e.g. ID)."),
+    symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (sees handedness)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Worker processes (0 = one per CPU core); each holds the encoded protein once. Results do not depend on it."),
+    device: str = typer.Option("cpu", "--device", help="cpu, or cuda[:N]: CPU workers (--jobs) build graphs, the GPU scores them in --batch-size batches."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run the workers on a Ray cluster: its address, 'auto' (the cluster this machine is part of) or 'local' (start Ray here). Needs pip install 'dockscore[ray]'."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Poses per model call (and per store transaction)."),
+    pocket_cutoff: Optional[float] = typer.Option(None, "--pocket-cutoff", min=1.0, max=30.0, help="Pocket radius around the ligand, A; default: the model's training value (8 A)."),
+    keep_waters: bool = typer.Option(False, "--keep-waters", help="Keep crystal waters as protein atoms (the shipped models were trained without them)."),
+    progress_every: float = typer.Option(30.0, "--progress-every", min=1.0, help="Seconds between progress lines when stderr is not a terminal (a batch job's log)."),
+) -> None:
+    """Rank a library: each compound's best pose is the one with the highest pose score; compounds are
+    ranked by that pose's score (predicted pK, higher = tighter binding). Resumable; every core, a GPU or a Ray cluster."""
+    import os
+    import time
+
+    from dockscore.rank import CHOICE_RULE, ScorerSpec, library_files, rank_library, write_ranking
+    from dockscore.report import check_outputs
+
+    if symmetry not in ("e3", "se3"):
+        errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
+        raise typer.Exit(2)
+    if not (device == "cpu" or device.startswith("cuda")):
+        errors.print(f"error: --device must be cpu or cuda[:N], not {device!r}")
+        raise typer.Exit(2)
+    if output.suffix.lower() != ".csv":
+        errors.print(f"error: {output}: the ranked table is a CSV (-o NAME.csv)")
+        raise typer.Exit(2)
+    if top_sdf is not None and not top_sdf.name.lower().endswith((".sdf", ".sdf.gz")):
+        errors.print(f"error: {top_sdf}: --top-sdf must end in .sdf or .sdf.gz")
+        raise typer.Exit(2)
+    stem = output.with_suffix("")
+    store = store or stem.with_name(stem.name + ".store.sqlite")
+    failures = failures or stem.with_name(stem.name + ".failures.csv")
+    jobs = jobs or os.cpu_count() or 1
+    spec = ScorerSpec(str(protein), str(model) if model else None, symmetry, pocket_cutoff, batch_size, keep_waters)
+    try:
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
+        files, _ = library_files(ligands)
+        check_outputs([output, top_sdf, failures, store], [protein, *(model and [model] or []), *files])
+        if from_store:
+            if not store.exists():
+                raise InputError(f"{store}: results store not found (run without --from-store first)")
+        elif store.exists() and not resume:
+            raise InputError(f"{store}: a results store is already there: add --resume to continue it, --from-store to only write the tables, or remove it to start over")
+    except InputError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1)
+
+    run = None
+    if not from_store:
+        run = _run_ranking(spec, ligands, store, group_by, jobs, device, ray, progress_every)
+        if run is None:
+            raise typer.Exit(1)
+        if run.interrupted:
+            errors.print(f"interrupted: {run.poses_scored} poses scored in this run are kept in {store}; "
+                         "run the same command with --resume to continue", markup=False, highlight=False)
+            raise typer.Exit(130)
+    try:
+        made = write_ranking(store, output, top=top, top_sdf=top_sdf, failures=failures)
+    except InputError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    for warning in made.warnings:
+        errors.print(f"warning: {warning}", markup=False, highlight=False)
+    from dockscore.store import ResultStore
+
+    with ResultStore(store, create=False) as opened:
+        counts = opened.counts()
+    console.print(f"ranked {made.ranked} compounds from {counts['poses']} poses ({counts['failed']} failed records, "
+                  f"{counts['file_errors']} file errors); {CHOICE_RULE}", soft_wrap=True)
+    if run is not None:
+        rate = f"{run.poses_per_second:.1f} poses/s" if run.poses_scored else "nothing new to score"
+        console.print(f"this run: {run.poses_scored} poses scored, {run.poses_skipped} already in the store, {run.files} files, "
+                      f"{run.seconds:.1f} s, {rate}", soft_wrap=True)
+    console.print(f"wrote {output}" + (f", {top_sdf} ({made.top_written} poses)" if top_sdf else "") + f", {failures} ({made.failures} rows); store {store}",
+                  soft_wrap=True)
+    if made.ranked == 0:
+        raise typer.Exit(1)
+
+
+def _run_ranking(spec, ligands, store, group_by, jobs, device, ray, progress_every):
+    """rank_library with a rich bar on a terminal, or a plain line every ``progress_every`` s in a log."""
+    import time
+
+    from rich.progress import DownloadColumn, TimeRemainingColumn
+
+    from dockscore.rank import rank_library
+
+    state = {"last": 0.0, "t0": time.perf_counter()}
+    bar = Progress(TextColumn("ranking"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[poses]} poses, {task.fields[rate]}"),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=True, disable=not errors.is_terminal)
+
+    def on_progress(done: int, total: int, poses: int) -> None:
+        now = time.perf_counter()
+        rate = f"{poses / (now - state['t0']):.0f} poses/s" if poses else "starting"
+        bar.update(task, completed=done, total=total or None, poses=poses, rate=rate)
+        if not errors.is_terminal and now - state["last"] >= progress_every:
+            state["last"] = now
+            share = f"{100 * done / total:.0f} % of input bytes" if total else ""
+            errors.print(f"progress: {poses} poses scored, {share}, {rate}, {now - state['t0']:.0f} s", markup=False, highlight=False)
+
+    def on_error(message: str) -> None:
+        bar.console.print(message, markup=False, highlight=False)
+
+    try:
+        with bar:
+            task = bar.add_task("ranking", total=None, poses=0, rate="starting")
+            return rank_library(spec, ligands, store, group_by=group_by, jobs=jobs, device=device, ray_address=ray,
+                                on_error=on_error, on_progress=on_progress)
+    except InputError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        return None
+
+
 def _open_scorer(protein: Path, model: Optional[Path], symmetry: str):
     from dockscore.scoring import Scorer
 

@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import math
+import os
 from pathlib import Path
 
 from rdkit import Chem
@@ -57,13 +58,12 @@ class ResultWriter:
         block = record.block if record is not None else ""
         if not block and record is not None and record.mol is not None:  # MOL2 or in-memory input
             mol = Chem.Mol(record.mol)
-            block = Chem.MolToMolBlock(mol) + "".join(f"> <{k}>\n{v}\n\n" for k, v in record.props.items())
+            block = Chem.MolToMolBlock(mol) + sd_properties(record.props)
         if not block.strip():
             block = f"{result.name}\n  dockscore\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END"
         block = block.rstrip("\n")
         if "M  END" not in block:  # a truncated record: keep a placeholder so every input has an output record
             block = f"{result.name}\n  dockscore\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END"
-        sep = "\n" if block.endswith("M  END") else "\n\n"
         props = {
             "dockscore_score": _fmt(result.score),
             "dockscore_score_unit": SCORE_UNIT,
@@ -78,7 +78,7 @@ class ResultWriter:
             props["dockscore_stereo_flag"] = result.stereo.flag()
         if result.message:
             props["dockscore_error"] = result.message
-        return block + sep + "".join(f"> <{k}>\n{v}\n\n" for k, v in props.items()) + "$$$$\n"
+        return with_sd_properties(block, props)
 
     def close(self) -> None:
         self.handle.close()
@@ -88,3 +88,55 @@ class ResultWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# -- outputs that replace a file only when complete -------------------------------------------
+class AtomicOutput:
+    """Write to ``NAME.partial`` beside the target, rename over it on success.
+
+    An interrupted or failed run leaves the old file (if any) untouched and the partial one
+    beside it, never a half-written file where a good one stood."""
+
+    def __init__(self, path: str | Path, mode: str = "w") -> None:
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.mode = mode
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.name.lower().endswith(".gz"):
+            self.handle = gzip.open(self.partial, self.mode + "t" if "b" not in self.mode else self.mode, encoding="utf-8", newline="")
+        else:
+            self.handle = open(self.partial, self.mode, encoding="utf-8", newline="")
+        return self.handle
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self.handle.close()
+        if exc_type is None:
+            os.replace(self.partial, self.path)
+
+
+def sd_properties(props: dict[str, str]) -> str:
+    return "".join(f"> <{k}>\n{v}\n\n" for k, v in props.items())
+
+
+def with_sd_properties(block: str, props: dict[str, str]) -> str:
+    """An SDF record (its text up to and without ``$$$$``) with ``props`` appended after the
+    ones it has: original properties are kept, dockscore's follow."""
+    block = block.rstrip("\n")
+    sep = "\n" if block.endswith("M  END") else "\n\n"
+    return block + sep + sd_properties(props) + "$$$$\n"
+
+
+def check_outputs(outputs: list[str | Path | None], inputs: list[str | Path]) -> None:
+    """Raise :class:`InputError` before any work when an output would overwrite an input (same
+    resolved path or same file through a link) or cannot be a file (it is a directory)."""
+    from dockscore.errors import InputError
+
+    sources = [Path(p) for p in inputs if p is not None]
+    resolved = {p.resolve() for p in sources}
+    for out in (Path(o) for o in outputs if o is not None):
+        if out.is_dir():
+            raise InputError(f"{out}: is a directory; give a file name for this output")
+        if out.resolve() in resolved or (out.exists() and any(p.exists() and os.path.samefile(out, p) for p in sources)):
+            raise InputError(f"{out}: is one of the inputs; refusing to overwrite it (choose another output name)")

@@ -1,0 +1,527 @@
+"""Rank a ligand library against one protein: stream records -> workers score -> store -> ranked table.
+
+The main process only reads record text (cheap) and writes the store; workers parse, featurise
+and score. Work units are runs of consecutive records of one file, handed out and written back
+in order, so the store always holds a prefix of each file: ``resume`` skips that prefix, and
+the ranking is the same whatever the number of workers, the engine (processes or Ray) or where
+a run was interrupted. Each compound's best pose is chosen by its pose score; compounds are
+ranked by that pose's score (predicted pK).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdkit import Chem
+
+from dockscore.errors import InputError
+from dockscore.io.ligands import SUPPORTED, LigandRecord, RawRecord, iter_raw_records, parse_raw
+from dockscore.store import PoseRow, ResultStore, file_fingerprint
+
+TITLE = "title"  # --group-by default: the record's first line (its name)
+CHOICE_RULE = "each compound's pose with the highest pose_score is its best pose; compounds are ranked by that pose's score (pK)"
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """What a worker needs to build its own :class:`~dockscore.scoring.Scorer` (picklable)."""
+
+    protein: str
+    model: str | None = None
+    symmetry: str = "e3"
+    pocket_cutoff: float | None = None
+    batch_size: int = 64
+    keep_waters: bool = False
+
+    def build(self, device: str = "cpu"):
+        from dockscore.scoring import Scorer
+
+        scorer = Scorer(self.protein, model=self.model, symmetry=self.symmetry, pocket_cutoff=self.pocket_cutoff,
+                        batch_size=self.batch_size, keep_waters=self.keep_waters)
+        return scorer.to(device) if device != "cpu" else scorer
+
+
+@dataclass
+class RankRun:
+    """What one call of :func:`rank_library` did (this run only; the store holds every run)."""
+
+    store: Path
+    files: int = 0
+    file_errors: list[str] = field(default_factory=list)
+    poses_scored: int = 0  # records scored in this run, failures included
+    poses_failed: int = 0
+    poses_skipped: int = 0  # already in the store (resume)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def poses_per_second(self) -> float:
+        return self.poses_scored / self.seconds if self.seconds > 0 else 0.0
+
+
+# -- inputs -----------------------------------------------------------------------------------
+def library_files(inputs: list[str | Path]) -> tuple[list[Path], list[str]]:
+    """Ligand files from files, directories (recursively) and glob patterns, each once, in a
+    stable order (sorted within a directory or glob); plus one-line problems for the rest."""
+    files: list[Path] = []
+    problems: list[str] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.is_file() and p.name.lower().endswith(SUPPORTED))
+            if not found:
+                problems.append(f"{item}: no ligand files ({', '.join(SUPPORTED)}) in this directory")
+            for p in found:
+                add(p)
+        elif item.exists():
+            add(item)
+        elif any(ch in str(item) for ch in "*?["):
+            pattern = str(item)
+            root = Path(pattern).anchor or "."
+            relative = pattern[len(Path(pattern).anchor):] if Path(pattern).anchor else pattern
+            matched = sorted(p for p in Path(root).glob(relative) if p.is_file())
+            if not matched:
+                problems.append(f"{item}: no file matches this pattern")
+            for p in matched:
+                add(p)
+        else:
+            problems.append(f"{item}: ligand file not found")
+    return files, problems
+
+
+def compound_key(record: LigandRecord, group_by: str) -> tuple[str, str]:
+    """(compound, problem): the record title or an SD property; a record with none is its own compound."""
+    if group_by == TITLE:
+        key = record.name.strip()
+    else:
+        key = record.props.get(group_by, "").strip()
+        if not key and record.mol is not None and record.mol.HasProp(group_by):
+            key = record.mol.GetProp(group_by).strip()
+    if key:
+        return key, ""
+    own = f"{Path(record.source).name}#{record.index}"
+    return own, f"no {'title' if group_by == TITLE else 'SD property ' + group_by}: ranked as its own compound {own}"
+
+
+def _smiles(mol: Chem.Mol | None) -> str:
+    if mol is None:
+        return ""
+    try:
+        return Chem.MolToSmiles(Chem.RemoveHs(mol))
+    except Exception:  # a SMILES is a courtesy: never lose the score for it
+        return ""
+
+
+# -- the work unit: a run of records of one file ----------------------------------------------
+def score_records(scorer, raws: list[RawRecord], group_by: str) -> list[PoseRow]:
+    """Parse, featurise and score a run of records; one :class:`PoseRow` per record, in order."""
+    records = [parse_raw(raw) for raw in raws]
+    keys = [compound_key(r, group_by) for r in records]
+    rows = []
+    for result, (compound, _) in zip(scorer.score_records(records), keys):
+        st = result.stereo
+        ok = result.status == "ok"
+        rows.append(PoseRow(result.index, result.name, compound, result.status, result.score if ok else None,
+                            result.pose_score if ok else None, result.message, st.kind() if st else "", st.cip() if st else "",
+                            st.flag() if st else "", _smiles(result.record.mol) if ok and result.record else ""))
+    return rows
+
+
+_WORKER_SCORER = None  # one per worker process: the protein is read and encoded once
+
+
+def _init_worker(spec: ScorerSpec) -> None:
+    import signal
+
+    import torch
+
+    global _WORKER_SCORER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle (it says what was kept)
+    torch.set_num_threads(1)
+    _WORKER_SCORER = spec.build()
+
+
+def _score_in_worker(raws: list[RawRecord], group_by: str) -> list[PoseRow]:
+    return score_records(_WORKER_SCORER, raws, group_by)
+
+
+def featurise_records(scorer, raws: list[RawRecord], group_by: str) -> list[tuple[PoseRow, object]]:
+    """The CPU half of a GPU run: (row without scores, graph or None) per record, in order."""
+    out = []
+    for raw in raws:
+        record = parse_raw(raw)
+        compound, _ = compound_key(record, group_by)
+        graph, error = scorer.graph_or_error(record)
+        st = scorer.stereo_report(record.mol) if graph is not None else None
+        row = PoseRow(record.index, record.name, compound, "ok" if graph is not None else "error", message=error or "",
+                      stereo=st.kind() if st else "", cip=st.cip() if st else "", stereo_flag=st.flag() if st else "",
+                      smiles=_smiles(record.mol) if graph is not None else "")
+        out.append((row, graph))
+    return out
+
+
+def _featurise_in_worker(raws: list[RawRecord], group_by: str) -> list[tuple[PoseRow, object]]:
+    return featurise_records(_WORKER_SCORER, raws, group_by)
+
+
+# -- engines: run work units, hand back results in submission order ---------------------------
+class _Inline:
+    """One process: the scorer lives here (``--jobs 1``)."""
+
+    def __init__(self, spec: ScorerSpec) -> None:
+        self.scorer = spec.build()
+        self.slots = 1
+
+    def submit(self, raws, group_by):
+        return score_records(self.scorer, raws, group_by)
+
+    def result(self, handle) -> list[PoseRow]:
+        return handle
+
+    def close(self) -> None:
+        pass
+
+
+class _Processes:
+    """``--jobs N`` worker processes (spawned: a clean torch in each), each with its own scorer."""
+
+    def __init__(self, spec: ScorerSpec, jobs: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(spec,))
+        self.slots = 2 * jobs
+
+    def submit(self, raws, group_by):
+        return self.pool.submit(_score_in_worker, raws, group_by)
+
+    def result(self, handle) -> list[PoseRow]:
+        return handle.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _DeviceFeed(_Processes):
+    """``--device cuda``: worker processes parse and build graphs on the CPU; this process scores
+    them on the device in batches of ``batch_size`` graphs."""
+
+    def __init__(self, spec: ScorerSpec, jobs: int, device: str) -> None:
+        super().__init__(spec, max(1, jobs))
+        self.scorer = spec.build(device)
+
+    def submit(self, raws, group_by):
+        return self.pool.submit(_featurise_in_worker, raws, group_by)
+
+    def result(self, handle) -> list[PoseRow]:
+        from dataclasses import replace
+
+        featurised = handle.result()
+        scores = self.scorer.score_graphs([g for _, g in featurised if g is not None])
+        rows, k = [], 0
+        for row, graph in featurised:
+            if graph is not None:
+                score, pose_score = scores[k]
+                k += 1
+                row = replace(row, score=score, pose_score=pose_score) if score is not None else \
+                    replace(row, status="error", message="model produced a non-finite score", smiles="")
+            rows.append(row)
+        return rows
+
+
+class _Ray:
+    """A Ray cluster (``--ray ADDRESS|auto|local``): one actor per CPU asked for, each holding the
+    protein; the driver ships record text and the protein and model bytes, so the nodes need
+    dockscore installed but not the input files."""
+
+    def __init__(self, spec: ScorerSpec, address: str, jobs: int | None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise InputError("--ray needs Ray: pip install 'dockscore[ray]'") from None
+        self.ray = ray
+        if not ray.is_initialized():
+            if address == "local":
+                ray.init(num_cpus=jobs or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=address, log_to_driver=False)
+        n = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        actor = ray.remote(num_cpus=1)(_RayScorer)
+        protein = Path(spec.protein)
+        model = Path(spec.model) if spec.model else None
+        payload = (spec, protein.name, protein.read_bytes(), model.read_bytes() if model else None)
+        self.actors = [actor.remote(*payload) for _ in range(n)]
+        self.next = 0
+        self.slots = 2 * n
+
+    def submit(self, raws, group_by):
+        actor = self.actors[self.next % len(self.actors)]
+        self.next += 1
+        return actor.score.remote(raws, group_by)
+
+    def result(self, handle) -> list[PoseRow]:
+        return self.ray.get(handle)
+
+    def close(self) -> None:
+        for a in self.actors:
+            self.ray.kill(a)
+
+
+class _RayScorer:
+    """A Ray actor: writes the shipped protein (and checkpoint) bytes to its own folder, scores chunks."""
+
+    def __init__(self, spec: ScorerSpec, protein_name: str, protein: bytes, model: bytes | None) -> None:
+        import tempfile
+        from dataclasses import replace
+
+        import torch
+
+        torch.set_num_threads(1)
+        folder = Path(tempfile.mkdtemp(prefix="dockscore-"))
+        (folder / protein_name).write_bytes(protein)
+        model_path = None
+        if model is not None:
+            model_path = folder / "model.safetensors"
+            model_path.write_bytes(model)
+        self.scorer = replace(spec, protein=str(folder / protein_name), model=str(model_path) if model_path else None).build()
+
+    def score(self, raws: list[RawRecord], group_by: str) -> list[PoseRow]:
+        return score_records(self.scorer, raws, group_by)
+
+
+# -- the run ------------------------------------------------------------------------------------
+def store_settings(spec: ScorerSpec, group_by: str) -> dict[str, str]:
+    """What must match for two runs' scores to be ranked together."""
+    from dockscore.checkpoint import default_model_path
+
+    model = Path(spec.model) if spec.model else default_model_path(spec.symmetry)
+    for what, path in (("protein", Path(spec.protein)), ("model", model)):
+        if not path.is_file():
+            raise InputError(f"{path}: {what} file not found")
+    return {"protein": file_fingerprint(spec.protein), "model": file_fingerprint(model), "model_name": model.stem,
+            "symmetry": spec.symmetry, "pocket_cutoff": str(spec.pocket_cutoff), "keep_waters": str(spec.keep_waters),
+            "group_by": group_by}
+
+
+def _chunks(path: Path, skip: int, size: int) -> Iterator[tuple[list[RawRecord], int, str | None, bool]]:
+    """(records, bytes read, file error, last) runs of ``size`` records of one file, after the first ``skip``."""
+    run: list[RawRecord] = []
+    offset = 0
+    try:
+        for raw in iter_raw_records(path):
+            offset = raw.offset
+            if raw.index < skip:
+                continue
+            run.append(raw)
+            if len(run) >= size:
+                yield run, offset, None, False
+                run = []
+    except InputError as exc:
+        yield run, path.stat().st_size, str(exc), True
+        return
+    yield run, offset, None, True
+
+
+def rank_library(
+    spec: ScorerSpec,
+    inputs: list[str | Path],
+    store_path: str | Path,
+    *,
+    group_by: str = TITLE,
+    jobs: int = 1,
+    device: str = "cpu",
+    ray_address: str | None = None,
+    chunk_size: int | None = None,
+    on_error: Callable[[str], None] = lambda message: None,
+    on_progress: Callable[[int, int, int], None] = lambda done_bytes, total_bytes, poses: None,
+) -> RankRun:
+    """Score every record of ``inputs`` into the store at ``store_path`` (resuming what it holds).
+
+    ``on_error`` gets one line per failed record or file; ``on_progress`` (bytes read, bytes in
+    all, poses this run) after each batch. Read the ranking with :meth:`ResultStore.ranked`."""
+    started = time.perf_counter()
+    files, problems = library_files(inputs)
+    run = RankRun(Path(store_path))
+    for p in problems:
+        run.file_errors.append(p)
+        on_error(f"error: {p}")
+    store = ResultStore(store_path, store_settings(spec, group_by))
+    size = chunk_size or max(8, spec.batch_size)
+    sizes = {f: f.stat().st_size for f in files}
+    total_bytes, done_bytes = sum(sizes.values()), 0
+    engine = None
+    pending: deque = deque()
+
+    def drain(limit: int) -> None:
+        nonlocal done_bytes
+        while len(pending) > limit:
+            kind, file_id, payload, seen = pending.popleft()
+            if kind == "rows":
+                rows = engine.result(payload)
+                store.add_poses(file_id, rows)
+                run.poses_scored += len(rows)
+                for r in rows:
+                    if r.status != "ok":
+                        run.poses_failed += 1
+                        on_error(f"error: {paths[file_id]} record {r.record_index} ({r.name}): {r.message}")
+            else:
+                n_records, error = payload
+                store.finish_file(file_id, n_records, error)
+            on_progress(seen, total_bytes, run.poses_scored)
+
+    paths: dict[int, str] = {}
+    try:
+        ids = []
+        for path in files:
+            try:
+                file_id = store.file_id(str(path), file_fingerprint(path))
+            except OSError as exc:
+                run.file_errors.append(f"{path}: cannot read ligand file ({exc.strerror or exc})")
+                on_error(f"error: {run.file_errors[-1]}")
+                continue
+            ids.append((path, file_id))
+            paths[file_id] = str(path)
+        store.set_active(i for _, i in ids)
+        run.files = len(ids)
+        for path, file_id in ids:
+            finished, stored = store.progress(file_id)
+            if finished:
+                run.poses_skipped += stored
+                done_bytes += sizes[path]
+                on_progress(done_bytes, total_bytes, run.poses_scored)
+                continue
+            run.poses_skipped += stored
+            n_records = stored
+            for raws, offset, error, last in _chunks(path, stored, size):
+                if engine is None:
+                    engine = _engine(spec, jobs, device, ray_address)
+                n_records += len(raws)
+                if raws:
+                    pending.append(("rows", file_id, engine.submit(raws, group_by), done_bytes + offset))
+                if last:
+                    if error:
+                        run.file_errors.append(error)
+                        on_error(f"error: {error}")
+                    pending.append(("file", file_id, (n_records, error), done_bytes + sizes[path]))
+                drain(engine.slots)
+            done_bytes += sizes[path]
+        drain(0)
+    except KeyboardInterrupt:
+        run.interrupted = True
+    finally:
+        if engine is not None:
+            engine.close()
+        store.close()
+        run.seconds = time.perf_counter() - started
+    return run
+
+
+def _engine(spec: ScorerSpec, jobs: int, device: str, ray_address: str | None):
+    if ray_address:
+        return _Ray(spec, ray_address, jobs if jobs > 1 else None)
+    if device != "cpu":
+        return _DeviceFeed(spec, jobs, device)
+    if jobs > 1:
+        return _Processes(spec, jobs)
+    return _Inline(spec)
+
+
+# -- outputs, made from the store ---------------------------------------------------------------
+RANKED_COLUMNS = ["rank", "compound", "score", "pose_score", "best_pose_source", "best_pose_index", "best_pose_name", "n_poses",
+                  "n_failed", "stereo", "cip", "stereo_flag", "smiles", "score_unit", "symmetry", "model"]
+FAILURE_COLUMNS = ["file", "index", "name", "reason"]
+
+
+@dataclass
+class RankOutputs:
+    ranked: int = 0
+    top_written: int = 0
+    failures: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500, top_sdf: str | Path | None = None,
+                  failures: str | Path | None = None) -> RankOutputs:
+    """The ranked CSV (every compound, best first), the top compounds' best poses as SDF and the
+    failures CSV, all from the store (each written to ``.partial`` and renamed when complete)."""
+    import csv
+
+    from dockscore.report import AtomicOutput
+    from dockscore.scoring import SCORE_UNIT
+
+    result = RankOutputs()
+    with ResultStore(store_path, create=False) as store:
+        settings = store.settings()
+        chosen: list[tuple[int, object]] = []
+        with AtomicOutput(output) as handle:
+            writer = csv.writer(handle)
+            writer.writerow(RANKED_COLUMNS)
+            for rank, c in enumerate(store.ranked(), start=1):
+                writer.writerow([rank, c.compound, f"{c.score:.4f}", f"{c.pose_score:.4f}", c.source, c.record_index, c.name,
+                                 c.n_poses, c.n_failed, c.stereo, c.cip, c.stereo_flag, c.smiles, SCORE_UNIT,
+                                 settings.get("symmetry", ""), settings.get("model_name", "")])
+                if rank <= top:
+                    chosen.append((rank, c))
+                result.ranked = rank
+        if failures is not None:
+            with AtomicOutput(failures) as handle:
+                writer = csv.writer(handle)
+                writer.writerow(FAILURE_COLUMNS)
+                for row in store.failures():
+                    writer.writerow(row)
+                    result.failures += 1
+    if top_sdf is not None:
+        result.top_written, result.warnings = _write_top_sdf(top_sdf, chosen, settings)
+    return result
+
+
+def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> tuple[int, list[str]]:
+    """Each chosen pose's own record text (its original properties kept) with dockscore's added,
+    in rank order. Only the top poses are held in memory; each source file is read once."""
+    from dockscore.report import AtomicOutput, sd_properties, with_sd_properties
+    from dockscore.scoring import SCORE_UNIT
+
+    wanted: dict[str, dict[int, tuple[int, object]]] = {}
+    for rank, c in chosen:
+        wanted.setdefault(c.source, {})[c.record_index] = (rank, c)
+    blocks: dict[int, str] = {}
+    warnings: list[str] = []
+    for source, by_index in wanted.items():
+        try:
+            for raw in iter_raw_records(source):
+                if raw.index not in by_index:
+                    continue
+                rank, c = by_index[raw.index]
+                record = parse_raw(raw)
+                if record.name != c.name:
+                    warnings.append(f"{source} record {raw.index}: is {record.name!r} now, was {c.name!r} when scored (file changed?): left out of the top SDF")
+                    continue
+                props = {"dockscore_rank": str(rank), "dockscore_compound": c.compound, "dockscore_score": f"{c.score:.4f}",
+                         "dockscore_score_unit": SCORE_UNIT, "dockscore_pose_score": f"{c.pose_score:.4f}",
+                         "dockscore_n_poses": str(c.n_poses), "dockscore_symmetry": settings.get("symmetry", ""),
+                         "dockscore_model": settings.get("model_name", ""), "dockscore_stereo": c.stereo, "dockscore_cip": c.cip,
+                         "dockscore_stereo_flag": c.stereo_flag}
+                if raw.fmt == "mol2":
+                    text = Chem.MolToMolBlock(record.mol) + sd_properties(record.props) if record.mol is not None else ""
+                else:
+                    text = raw.text
+                blocks[rank] = with_sd_properties(text, props)
+        except InputError as exc:
+            warnings.append(f"{exc}: its poses are left out of the top SDF")
+    with AtomicOutput(path) as handle:
+        for rank in sorted(blocks):
+            handle.write(blocks[rank])
+    return len(blocks), warnings

@@ -1,0 +1,214 @@
+"""`dockscore rank`: grouping, best-pose choice, top-N, the store, resume (after a real kill -9),
+worker and Ray equality. The library is the 1s3v crystal ligand under small rigid moves, so
+every pose has its own score."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from dockscore.cli import app
+from dockscore.rank import ScorerSpec, library_files, rank_library, write_ranking
+from dockscore.store import ResultStore
+
+from .conftest import LIGAND_1S3V, PROTEIN_1S3V
+
+runner = CliRunner()
+MOLFILE = LIGAND_1S3V.read_text().split("$$$$")[0].strip("\n")
+
+
+def moved_record(name: str, shift: np.ndarray, props: dict[str, str] | None = None) -> str:
+    """The crystal ligand translated by ``shift`` (A), titled ``name``."""
+    lines = MOLFILE.split("\n")
+    lines[0] = name
+    n_atoms = int(lines[3][:3])
+    for i in range(4, 4 + n_atoms):
+        xyz = [float(lines[i][k : k + 10]) for k in (0, 10, 20)] + shift
+        lines[i] = "".join(f"{v:10.4f}" for v in xyz) + lines[i][30:]
+    end = next(i for i, line in enumerate(lines) if line.startswith("M  END"))
+    text = "\n".join(lines[: end + 1]) + "\n"
+    for key, value in (props or {}).items():
+        text += f"> <{key}>\n{value}\n\n"
+    return text + "$$$$\n"
+
+
+def make_library(folder: Path, compounds: int = 8, poses: int = 3, files: int = 2, seed: int = 0) -> Path:
+    """``compounds`` x ``poses`` records over ``files`` SDF files (poses of one compound spread
+    over files, as docking runs write them) and one broken record."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    texts = [""] * files
+    for c in range(compounds):
+        for p in range(poses):
+            texts[(c + p) % files] += moved_record(f"cpd{c:03d}", rng.normal(0, 0.4, 3), {"ID": f"ID{c % 4}", "pose": str(p)})
+    texts[0] += "broken\n  no counts line here\n$$$$\n"
+    for k, text in enumerate(texts):
+        (folder / f"part{k}.sdf").write_text(text)
+    return folder
+
+
+def spec(**kw) -> ScorerSpec:
+    return ScorerSpec(str(PROTEIN_1S3V), batch_size=kw.pop("batch_size", 8), **kw)
+
+
+def ranked_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    return make_library(tmp_path_factory.mktemp("lib") / "docked")
+
+
+@pytest.fixture(scope="module")
+def reference(library, tmp_path_factory) -> tuple[Path, list[dict]]:
+    """One uninterrupted single-process run: the ranking every other run must reproduce."""
+    out = tmp_path_factory.mktemp("ref")
+    run = rank_library(spec(), [library], out / "store.sqlite")
+    assert run.poses_scored == 8 * 3 + 1 and run.poses_failed == 1
+    write_ranking(out / "store.sqlite", out / "ranked.csv", top=3, top_sdf=out / "top.sdf", failures=out / "failures.csv")
+    return out, ranked_rows(out / "ranked.csv")
+
+
+def test_best_pose_is_the_highest_pose_score_and_compounds_rank_by_score(reference):
+    out, rows = reference
+    db = sqlite3.connect(out / "store.sqlite")
+    poses = db.execute("SELECT compound, score, pose_score, record_index, f.path FROM poses JOIN files f USING (file_id) WHERE status = 'ok'").fetchall()
+    assert len(rows) == 8 and [r["rank"] for r in rows] == [str(k) for k in range(1, 9)]
+    for row in rows:
+        mine = [p for p in poses if p[0] == row["compound"]]
+        best = max(mine, key=lambda p: p[2])
+        assert len(mine) == int(row["n_poses"]) == 3
+        assert float(row["pose_score"]) == pytest.approx(best[2], abs=1e-4) and float(row["score"]) == pytest.approx(best[1], abs=1e-4)
+        assert (row["best_pose_source"], int(row["best_pose_index"])) == (best[4], best[3])
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert rows[0]["smiles"] and rows[0]["cip"] and rows[0]["score_unit"] == "pK"
+
+
+def test_failures_name_every_bad_record(reference):
+    out, _ = reference
+    failures = ranked_rows(out / "failures.csv")
+    assert len(failures) == 1 and failures[0]["file"].endswith("part0.sdf") and failures[0]["reason"]
+
+
+def test_top_sdf_holds_the_best_poses_in_rank_order_with_their_own_properties(reference):
+    out, rows = reference
+    from dockscore import iter_ligands
+
+    top = list(iter_ligands(out / "top.sdf"))
+    assert [r.name for r in top] == [row["compound"] for row in rows[:3]]
+    assert [r.props["dockscore_rank"] for r in top] == ["1", "2", "3"]
+    assert all("pose" in r.props and "ID" in r.props for r in top)  # the original properties are kept
+    assert [r.props["dockscore_score"] for r in top] == [row["score"] for row in rows[:3]]
+
+
+def test_group_by_an_sd_property(library, tmp_path):
+    rank_library(spec(), [library], tmp_path / "s.sqlite", group_by="ID")
+    made = write_ranking(tmp_path / "s.sqlite", tmp_path / "r.csv")
+    rows = ranked_rows(tmp_path / "r.csv")
+    assert made.ranked == 4 and sorted(r["compound"] for r in rows) == ["ID0", "ID1", "ID2", "ID3"]
+    assert sum(int(r["n_poses"]) for r in rows) == 24
+
+
+def test_two_worker_processes_give_the_same_ranking(library, reference, tmp_path):
+    rank_library(spec(), [library], tmp_path / "s.sqlite", jobs=2)
+    write_ranking(tmp_path / "s.sqlite", tmp_path / "r.csv")
+    assert ranked_rows(tmp_path / "r.csv") == reference[1]
+
+
+def test_resume_scores_nothing_twice_and_a_changed_file_is_scored_again(library, reference, tmp_path):
+    lib = make_library(tmp_path / "copy")
+    first = rank_library(spec(), [lib], tmp_path / "s.sqlite")
+    again = rank_library(spec(), [lib], tmp_path / "s.sqlite")
+    assert again.poses_scored == 0 and again.poses_skipped == first.poses_scored
+    changed = lib / "part1.sdf"
+    changed.write_text(changed.read_text().replace("cpd001", "cpd901"))
+    third = rank_library(spec(), [lib], tmp_path / "s.sqlite")
+    assert third.poses_scored == changed.read_text().count("$$$$")
+    write_ranking(tmp_path / "s.sqlite", tmp_path / "r.csv")
+    rows = ranked_rows(tmp_path / "r.csv")
+    assert sum(int(r["n_poses"]) for r in rows) == 24  # the old version of part1 is not ranked
+    assert "cpd901" in {r["compound"] for r in rows}
+
+
+def test_a_store_of_another_model_is_refused(library, reference, tmp_path):
+    from dockscore import InputError
+
+    with pytest.raises(InputError, match="other settings"):
+        rank_library(spec(symmetry="se3"), [library], reference[0] / "store.sqlite")
+
+
+def test_kill_9_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
+    lib = make_library(tmp_path / "big", compounds=40, poses=3, files=3, seed=1)
+    store = tmp_path / "ranked.store.sqlite"
+    command = [sys.executable, "-m", "dockscore.cli", "rank", str(PROTEIN_1S3V), str(lib), "-o", str(tmp_path / "ranked.csv"),
+               "--batch-size", "4"]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stored, deadline = 0, time.time() + 120
+    while time.time() < deadline and child.poll() is None:
+        time.sleep(0.2)
+        try:
+            with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1) as db:
+                stored = db.execute("SELECT COUNT(*) FROM poses").fetchone()[0]
+        except sqlite3.Error:
+            continue
+        if stored >= 20:
+            break
+    assert child.poll() is None, "the run ended before it could be killed"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert 0 < stored < 121
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "already in the store" in resumed.stdout
+    rank_library(spec(batch_size=16), [lib], tmp_path / "fresh.sqlite")  # another batch size too
+    write_ranking(tmp_path / "fresh.sqlite", tmp_path / "fresh.csv")
+    assert ranked_rows(tmp_path / "ranked.csv") == ranked_rows(tmp_path / "fresh.csv")
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*) FROM poses").fetchone()[0] == 121
+
+
+def test_cli_rank_guards_inputs_and_says_what_it_did(library, tmp_path):
+    target = tmp_path / "lib.sdf"
+    target.write_text((library / "part1.sdf").read_text())
+    before = target.read_bytes()
+    refused = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(target), "-o", str(tmp_path / "r.csv"), "--top-sdf", str(target)])
+    assert refused.exit_code == 1 and "is one of the inputs" in refused.output and target.read_bytes() == before
+    done = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(target), "-o", str(tmp_path / "r.csv")])
+    assert done.exit_code == 0, done.output
+    assert "ranked 8 compounds" in done.output and "poses/s" in done.output
+    again = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(target), "-o", str(tmp_path / "r.csv")])
+    assert again.exit_code == 1 and "--resume" in again.output
+    remade = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(target), "-o", str(tmp_path / "r2.csv"), "--store",
+                                 str(tmp_path / "r.store.sqlite"), "--from-store"])
+    assert remade.exit_code == 0 and (tmp_path / "r2.csv").read_text() == (tmp_path / "r.csv").read_text()
+    missing = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(tmp_path / "nope"), "-o", str(tmp_path / "n.csv")])
+    assert missing.exit_code == 1 and "not found" in missing.output and "Traceback" not in missing.output
+
+
+def test_library_files_from_directories_globs_and_files(library):
+    files, problems = library_files([library, str(library / "part*.sdf"), library / "part0.sdf", library / "missing.sdf"])
+    assert [f.name for f in files] == ["part0.sdf", "part1.sdf"] and len(problems) == 1
+
+
+def test_a_local_ray_cluster_gives_the_same_ranking(library, reference, tmp_path):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rank_library(spec(), [library], tmp_path / "s.sqlite", ray_address="local", jobs=2)
+    finally:
+        ray.shutdown()
+    write_ranking(tmp_path / "s.sqlite", tmp_path / "r.csv")
+    assert ranked_rows(tmp_path / "r.csv") == reference[1]
