@@ -23,6 +23,7 @@ from dockscore.graph import PreparedLigand
 from dockscore.io.ligands import LigandRecord
 from dockscore.model import prior_hard_wall
 from dockscore.optimize import OptimizedPose, optimize_poses, perturb_pose, set_heavy_positions
+from dockscore.sanity import pose_problem
 from dockscore.stereo import geometry_stereo, mirror_mol, perceive, principal_planes
 
 
@@ -102,6 +103,10 @@ def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: 
         out.message = record.error or "unusable record"
         return out
     mol = record.mol
+    problem = pose_problem(mol)  # a broken pose must not turn into a 10 pK "stereo preference"
+    if problem is not None:
+        out.message = problem
+        return out
     report = perceive(mol)
     out.kind = report.kind()
     gen = torch.Generator().manual_seed(seed)

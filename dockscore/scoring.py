@@ -21,6 +21,7 @@ from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein, buil
 from dockscore.io.ligands import LigandRecord, iter_ligands, records_from_mols
 from dockscore.io.protein import Protein, read_protein
 from dockscore.model import TERM_NAMES, DockScoreEnsemble, DockScoreModel
+from dockscore.sanity import pose_problem
 from dockscore.stereo import StereoReport, perceive
 
 SCORE_UNIT = "pK"
@@ -114,6 +115,9 @@ class Scorer:
         if not record.ok:
             return None, record.error or "unusable record"
         try:
+            problem = pose_problem(record.mol)  # the shared gate: garbage gets a reason, never a score
+            if problem is not None:
+                return None, problem
             return self.graph(self.prepare(record.mol)), None
         except InputError as exc:
             return None, str(exc)
@@ -155,3 +159,35 @@ class Scorer:
     def score_mols(self, mols: list[Chem.Mol]) -> list[PoseScore]:
         """Notebook entry point: score RDKit molecules (with 3D coordinates in the protein's frame)."""
         return list(self.score_records(records_from_mols(mols)))
+
+    # -- split pipelines (dockscore.rank: CPU workers build graphs, one device scores them) --------
+    def graph_or_error(self, record: LigandRecord):
+        """(graph, None) for a usable record, (None, one-line reason) otherwise."""
+        return self._graph_or_error(record)
+
+    def stereo_report(self, mol: Chem.Mol | None) -> StereoReport | None:
+        return self._stereo(mol) if mol is not None else None
+
+    @property
+    def device(self) -> torch.device:
+        return self.protein_s.device
+
+    def to(self, device: str | torch.device) -> "Scorer":
+        """Move the model and the encoded protein (every tensor this scorer holds) to ``device``."""
+        self.model.to(device)
+        for name, value in list(vars(self).items()):
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.to(device))
+        return self
+
+    @torch.no_grad()
+    def score_graphs(self, graphs: list) -> list[tuple[float | None, float | None]]:
+        """(score, pose score) per graph, in batches of ``batch_size`` on this scorer's device;
+        (None, None) where the model gives a non-finite score."""
+        out: list[tuple[float | None, float | None]] = []
+        for start in range(0, len(graphs), self.batch_size):
+            batch = Batch.from_data_list(graphs[start : start + self.batch_size]).to(self.device)
+            result = self.model(batch, self.protein_s, self.protein_v)
+            for score, pose in zip(result["score"].tolist(), result["pose_score"].tolist()):
+                out.append((score, pose) if math.isfinite(score) else (None, None))
+        return out
