@@ -18,6 +18,7 @@ or over poses where there are no groups):
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections import defaultdict
@@ -59,12 +60,22 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: manifest not found")
-    with open(path, newline="") as handle:
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a manifest CSV")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # utf-8-sig: the byte-order mark Excel writes is not a column name
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text CSV manifest (binary or non-UTF-8 content)") from None
+    if "\x00" in text:
+        raise InputError(f"{path}: not a text CSV manifest (binary content)")
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or not {"protein", "ligands"} <= set(reader.fieldnames):
             raise InputError(f"{path}: manifest needs the columns protein, ligands (optional: group, kind)")
         rows = []
         for k, r in enumerate(reader):
+            if not (r.get("protein") or "").strip() or not (r.get("ligands") or "").strip():
+                raise InputError(f"{path} row {k}: needs a protein and a ligands file (short or empty row)")
             kind = (r.get("kind") or "").strip().lower()
             if kind and kind not in ("crystal", "decoys", "actives", "inactives"):
                 raise InputError(f"{path} row {k}: kind must be crystal, decoys, actives or inactives, not {kind!r}")

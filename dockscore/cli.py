@@ -22,22 +22,6 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped
 
 
-def _count_records(path: Path) -> int | None:
-    """Cheap record count for the progress bar (None when it cannot be known cheaply)."""
-    try:
-        if path.stat().st_size > 500_000_000:
-            return None
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as handle:
-            if path.name.lower().endswith((".mol2", ".mol2.gz")):
-                return sum(1 for line in handle if line.startswith(b"@<TRIPOS>MOLECULE"))
-            data = handle.read()
-        n = data.count(b"\n$$$$")
-        return n + (1 if data.rstrip().split(b"\n")[-1:] != [b"$$$$"] and data.strip() else 0)
-    except Exception:
-        return None
-
-
 @app.command()
 def score(
     protein: Path = typer.Argument(..., help="Receptor: PDB or mmCIF (optionally .gz). Waters dropped, hydrogens ignored (heavy-atom graph)."),
@@ -45,11 +29,11 @@ def score(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results: .sdf/.sdf.gz (input records + dockscore_* properties) or .csv."),
     symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (parity-odd features see handedness)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
-    pocket_cutoff: Optional[float] = typer.Option(None, "--pocket-cutoff", help="Protein atoms within this distance (A) of any ligand heavy atom form the pocket; default: the model's training value (8 A). Smaller values truncate the learned interaction terms."),
-    batch_size: int = typer.Option(32, "--batch-size", help="Poses per model call."),
-    threads: int = typer.Option(1, "--threads", help="Torch CPU threads (1 is fastest for these small graphs; run several processes to use more cores)."),
+    pocket_cutoff: Optional[float] = typer.Option(None, "--pocket-cutoff", min=1.0, max=30.0, help="Protein atoms within this distance (A) of any ligand heavy atom form the pocket; default: the model's training value (8 A). Smaller values truncate the learned interaction terms."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Poses per model call."),
+    threads: int = typer.Option(1, "--threads", min=1, help="Torch CPU threads (1 is fastest for these small graphs; for many poses use `dockscore rank --jobs N`)."),
     keep_waters: bool = typer.Option(False, "--keep-waters", help="Keep crystal waters as protein atoms (the shipped models were trained without them)."),
-    show: int = typer.Option(50, "--show", help="Rows of the terminal table (0 = none)."),
+    show: int = typer.Option(50, "--show", min=0, help="Rows of the terminal table (0 = none)."),
     stereo: bool = typer.Option(True, "--stereo/--no-stereo", help="Perceive stereocentres: CIP labels and declared-vs-3D consistency flags in the output."),
 ) -> None:
     """Score every pose; the score is a predicted pK (-log10 Kd), higher = tighter binding."""
@@ -58,15 +42,19 @@ def score(
     from dockscore.report import ResultWriter
     from dockscore.scoring import Scorer
 
+    from dockscore.io.ligands import iter_raw_records, parse_raw
+    from dockscore.report import check_outputs
+
     torch.set_num_threads(max(1, threads))
     if symmetry not in ("e3", "se3"):
         errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
         raise typer.Exit(2)
     try:
+        check_outputs([output], [protein, *ligands, *([model] if model else [])])
         scorer = Scorer(protein, model=model, symmetry=symmetry, pocket_cutoff=pocket_cutoff, batch_size=batch_size,
                         keep_waters=keep_waters, stereo=stereo)
         writer = ResultWriter(output, scorer.symmetry, scorer.model_name) if output else None
-    except (InputError, ValueError) as exc:
+    except (InputError, ValueError, OSError) as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)
 
@@ -75,16 +63,25 @@ def score(
                       ("status", "left")):
         table.add_column(col, justify=just)
     n_ok = n_err = 0
-    total = sum(filter(None, (_count_records(p) for p in ligands))) or None
-    progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=errors, transient=True, disable=not errors.is_terminal)
+    sizes = [p.stat().st_size if p.is_file() else 0 for p in ligands]  # progress by bytes read: nothing is read twice
+    progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.fields[poses]} poses"),
+                        TimeElapsedColumn(), console=errors, transient=True, disable=not errors.is_terminal)
+    complete = False
     try:
         with progress:
-            task = progress.add_task("scoring", total=total)
-            for path in ligands:
+            task = progress.add_task("scoring", total=sum(sizes) or None, poses=0)
+            done_bytes = 0
+            for path, size in zip(ligands, sizes):
+                read = {"offset": 0}
+
+                def records(path=path, read=read):
+                    for raw in iter_raw_records(path):
+                        read["offset"] = raw.offset
+                        yield parse_raw(raw)
+
                 try:
-                    for result in scorer.score_file(path):
-                        progress.advance(task)
+                    for result in scorer.score_records(records()):
+                        progress.update(task, completed=done_bytes + read["offset"], poses=n_ok + n_err + 1)
                         if writer:
                             writer.write(result)
                         if result.status == "ok":
@@ -103,9 +100,20 @@ def score(
                 except InputError as exc:  # file-level problem: report, go on with the next file
                     n_err += 1
                     progress.console.print(f"error: {exc}", markup=False, highlight=False)
+                done_bytes += size
+        complete = True
+    except KeyboardInterrupt:
+        where = f" to {writer.partial}" if writer else ""
+        errors.print(f"interrupted: {n_ok + n_err} records written{where} ({n_ok} scored); the output was not replaced",
+                     markup=False, highlight=False)
+        raise typer.Exit(130)
+    except OSError as exc:  # a full disk, a vanished output folder
+        errors.print(f"error: writing {output}: {exc.strerror or exc}; {n_ok + n_err} records are in {writer.partial if writer else '-'}",
+                     markup=False, highlight=False)
+        raise typer.Exit(1)
     finally:
         if writer:
-            writer.close()
+            writer.close(complete=complete)
     if show and table.row_count:
         console.print(table)
         console.print(f"score: {SCORE_MEANING}", soft_wrap=True)
@@ -280,9 +288,9 @@ def enantiomers(
     symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3 or se3 (see README: which mode sees handedness how)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint; default: the shipped model for --symmetry."),
     stereoisomers: str = typer.Option("enantiomer", "--stereoisomers", help="'enantiomer' (all centres inverted) or 'all' (every stereoisomer, up to --max-isomers)."),
-    max_isomers: int = typer.Option(8, "--max-isomers", help="Cap on forms per ligand with --stereoisomers all."),
-    starts: int = typer.Option(4, "--starts", help="Optimisation starts per form (the enantiomer's include mirror images through the 3 principal planes)."),
-    steps: int = typer.Option(50, "--steps", help="Gradient steps per start (rigid body + torsions)."),
+    max_isomers: int = typer.Option(8, "--max-isomers", min=2, help="Cap on forms per ligand with --stereoisomers all."),
+    starts: int = typer.Option(4, "--starts", min=1, help="Optimisation starts per form (the enantiomer's include mirror images through the 3 principal planes)."),
+    steps: int = typer.Option(50, "--steps", min=0, help="Gradient steps per start (rigid body + torsions)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the perturbed starts."),
 ) -> None:
     """Does the pocket prefer one hand? Optimise each form's pose under the model and compare best scores (pK).
@@ -292,10 +300,18 @@ def enantiomers(
 
     from dockscore.enantiomers import SUMMARY_COLUMNS, compare_stereoisomers, form_mol, summary_row
 
+    from dockscore.report import AtomicOutput, PartialSDWriter
+
+    if stereoisomers not in ("enantiomer", "all"):
+        errors.print(f"error: --stereoisomers must be enantiomer or all, not {stereoisomers!r}")
+        raise typer.Exit(2)
+    _guard_outputs([output, summary], [protein, *ligands, model])
     scorer = _open_scorer(protein, model, symmetry)
-    writer = _sdf_writer(output) if output else None
-    csv_handle = open(summary, "w", newline="") if summary else None
+    writer = PartialSDWriter(output) if output else None
+    summary_out = AtomicOutput(summary) if summary else None
+    csv_handle = summary_out.open() if summary_out else None
     rows = csv.DictWriter(csv_handle, SUMMARY_COLUMNS) if csv_handle else None
+    complete = False
     if rows:
         rows.writeheader()
     table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()}): enantiomer comparison, scores in pK")
@@ -321,21 +337,30 @@ def enantiomers(
             ena = f"{row['enantiomer_cip']} {row['enantiomer_score']}" if c.enantiomer else ("none (achiral)" if c.kind in ("achiral", "meso") else "-")
             flag = f"yes (> {row['threshold']})" if c.flagged else ("" if c.kind != "error" else c.message)
             table.add_row(c.name, c.kind, inp, ena, row["delta"], row["preferred"], flag)
+        complete = True
+    except KeyboardInterrupt:
+        errors.print(f"interrupted after {n_ok} ligand(s); what was written is in the .partial files, the outputs were not replaced")
+        raise typer.Exit(130)
     finally:
         if writer:
-            writer.close()
-        if csv_handle:
-            csv_handle.close()
+            writer.close(complete)
+        if summary_out:
+            summary_out.close(complete)
     console.print(table)
     console.print(f"compared {n_ok} ligand(s); delta = enantiomer - input", soft_wrap=True)
     if n_ok == 0:
         raise typer.Exit(1)
 
 
-def _sdf_writer(path: Path):
-    from rdkit import Chem
+def _guard_outputs(outputs: list[Optional[Path]], inputs: list[Optional[Path]]) -> None:
+    """Before any work: no output may be an input or a directory (exit 1 with one line)."""
+    from dockscore.report import check_outputs
 
-    return Chem.SDWriter(str(path))
+    try:
+        check_outputs(outputs, [p for p in inputs if p is not None])
+    except InputError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -351,7 +376,9 @@ def compare(
     import csv
 
     from dockscore.enantiomers import group_stereoisomers
+    from dockscore.report import AtomicOutput
 
+    _guard_outputs([output], [protein, *ligands, model])
     scorer = _open_scorer(protein, model, symmetry)
     results = []
     for r in scorer.score_records(_records(ligands)):
@@ -362,7 +389,8 @@ def compare(
     table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()}): stereoisomers by constitution, best score per isomer (pK)")
     for col in ("group", "isomer (CIP)", "name", "best score", "delta to next", "flag"):
         table.add_column(col)
-    handle = open(output, "w", newline="") if output else None
+    table_out = AtomicOutput(output) if output else None
+    handle = table_out.open() if table_out else None
     writer = csv.writer(handle) if handle else None
     if writer:
         writer.writerow(["group", "constitution", "isomer_smiles", "cip", "name", "index", "best_score", "rank", "group_delta", "flagged", "threshold", "symmetry", "model"])
@@ -375,8 +403,8 @@ def compare(
             if writer:
                 writer.writerow([g_idx, group.constitution, iso, cip, name, index, f"{score:.4f}", rank, f"{group.delta:.4f}" if len(ranked) > 1 else "",
                                  flagged, threshold, scorer.symmetry, scorer.model_name])
-    if handle:
-        handle.close()
+    if table_out:
+        table_out.close()
     console.print(table)
     n_multi = sum(len(g.isomers) > 1 for g in groups)
     console.print(f"{len(groups)} constitution group(s), {n_multi} with several stereoisomers", soft_wrap=True)
@@ -391,16 +419,20 @@ def minimize(
     output: Path = typer.Option(..., "--output", "-o", help="SDF with optimised poses and their scores."),
     symmetry: str = typer.Option("e3", "--symmetry", "-s"),
     model: Optional[Path] = typer.Option(None, "--model"),
-    steps: int = typer.Option(50, "--steps", help="Gradient steps (rigid body + torsions)."),
+    steps: int = typer.Option(50, "--steps", min=0, help="Gradient steps (rigid body + torsions)."),
 ) -> None:
     """Optimise each pose under the model (rigid body + torsions); the score never gets worse than the start.
 
     Scores here are the optimiser's objective, with the prior's repulsion unbounded (a soft core
     would let atoms sink into the protein); `dockscore score` on the output gives the soft-core score."""
     from dockscore.optimize import optimize_pose, set_heavy_positions
+    from dockscore.report import PartialSDWriter
+    from dockscore.sanity import pose_problem
 
+    _guard_outputs([output], [protein, *ligands, model])
     scorer = _open_scorer(protein, model, symmetry)
-    writer = _sdf_writer(output)
+    writer = PartialSDWriter(output)
+    complete = False
     n_ok = n_err = 0
     table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()}): minimised poses, scores in pK")
     for col in ("name", "index", "start", "optimised", "RMSD (A)", "status"):
@@ -410,6 +442,8 @@ def minimize(
             try:
                 if not record.ok:
                     raise InputError(record.error or "unusable record")
+                if (problem := pose_problem(record.mol)) is not None:
+                    raise InputError(problem)
                 result = optimize_pose(scorer, scorer.prepare(record.mol), steps=steps)
             except InputError as exc:
                 n_err += 1
@@ -429,8 +463,12 @@ def minimize(
             writer.flush()
             n_ok += 1
             table.add_row(record.name, str(record.index), f"{result.start_score:.2f}", f"{result.score:.2f}", f"{result.rmsd_to_start:.2f}", "ok")
+        complete = True
+    except KeyboardInterrupt:
+        errors.print(f"interrupted: {n_ok} minimised poses are in {writer.partial}; {output} was not replaced")
+        raise typer.Exit(130)
     finally:
-        writer.close()
+        writer.close(complete)
     console.print(table)
     console.print(f"minimised {n_ok}, failed {n_err}; wrote {output}", soft_wrap=True)
     if n_ok == 0:
@@ -440,13 +478,13 @@ def minimize(
 @app.command()
 def benchmark(
     manifest: Path = typer.Argument(..., help="CSV with columns protein, ligands [, group, kind]; kind: crystal, decoys, actives, inactives."),
-    out_dir: Path = typer.Option(Path("benchmark"), "--out-dir", help="Where poses.csv, metrics.json and plot.png go."),
+    out_dir: Path = typer.Option(Path("benchmark"), "--output", "-o", "--out-dir", help="Folder for poses.csv, metrics.json and plot.png (--out-dir: the older spelling)."),
     symmetry: str = typer.Option("e3", "--symmetry", "-s"),
     model: Optional[Path] = typer.Option(None, "--model"),
     activity_property: Optional[str] = typer.Option(None, "--activity-property", help="SD property with the measured activity."),
     activity_unit: str = typer.Option("pK", "--activity-unit", help="pK, kcal/mol (dG), kJ/mol, M, uM or nM; converted to pK."),
     rmsd_property: Optional[str] = typer.Option(None, "--rmsd-property", help="SD property with the pose RMSD to the crystal pose (A)."),
-    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95 % intervals."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95 % intervals."),
 ) -> None:
     """Scoring, ranking, docking and screening power on your own data, with bootstrap 95 % intervals."""
     from dockscore.benchmark import compute_metrics, dockscore_scorer, plot, run_benchmark, write_metrics
@@ -454,6 +492,9 @@ def benchmark(
     if symmetry not in ("e3", "se3"):
         errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
         raise typer.Exit(2)
+    if out_dir.exists() and not out_dir.is_dir():
+        errors.print(f"error: {out_dir}: is a file; --output names a folder for poses.csv, metrics.json and plot.png", markup=False, highlight=False)
+        raise typer.Exit(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         poses = run_benchmark(manifest, dockscore_scorer(symmetry, model), activity_property, activity_unit, rmsd_property,

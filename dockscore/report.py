@@ -23,7 +23,12 @@ def _fmt(value: float | None) -> str:
 
 
 class ResultWriter:
-    """Writes results as they arrive; the format follows the file extension (.sdf, .sdf.gz, .csv)."""
+    """Writes results as they arrive; the format follows the file extension (.sdf, .sdf.gz, .csv).
+
+    Rows go to ``NAME.partial`` beside the output, flushed per result (a crash keeps what was
+    scored); :meth:`close` renames it into place only when the run completed, so an interrupted
+    run never leaves a half-written file where a good one stood. A ``.gz`` output is written as
+    one gzip member per result: the partial file stays a valid gzip file even after ``kill -9``."""
 
     def __init__(self, path: str | Path, symmetry: str, model_name: str) -> None:
         self.path = Path(path)
@@ -36,11 +41,23 @@ class ResultWriter:
         else:
             raise ValueError(f"{self.path}: output must end in .sdf, .sdf.gz or .csv")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        raw = gzip.open(self.path, "wt", encoding="utf-8") if name.endswith(".gz") else open(self.path, "w", encoding="utf-8", newline="")
-        self.handle: io.TextIOBase = raw
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.gz = name.endswith(".gz")
+        self.handle = open(self.partial, "wb")
+        self.written = 0
         if self.kind == "csv":
-            self.csv = csv.writer(self.handle)
-            self.csv.writerow(CSV_COLUMNS)
+            self._emit(self._csv_line(CSV_COLUMNS))
+
+    def _emit(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.handle.write(gzip.compress(data, mtime=0) if self.gz else data)
+        self.handle.flush()
+
+    @staticmethod
+    def _csv_line(row: list) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(row)
+        return buffer.getvalue()
 
     def write(self, result: PoseScore) -> None:
         if self.kind == "csv":
@@ -48,10 +65,10 @@ class ResultWriter:
             row = [result.name, result.index, _fmt(result.score), _fmt(result.pose_score), result.status, result.message, result.source, SCORE_UNIT,
                    self.symmetry, self.model_name, st.kind() if st else "", st.cip() if st else "", st.flag() if st else ""]
             row += [_fmt(result.terms.get(t)) for t in TERM_NAMES]
-            self.csv.writerow(row)
+            self._emit(self._csv_line(row))
         else:
-            self.handle.write(self._sdf_record(result))
-        self.handle.flush()
+            self._emit(self._sdf_record(result))
+        self.written += 1
 
     def _sdf_record(self, result: PoseScore) -> str:
         record = result.record
@@ -80,14 +97,19 @@ class ResultWriter:
             props["dockscore_error"] = result.message
         return with_sd_properties(block, props)
 
-    def close(self) -> None:
+    def close(self, complete: bool = True) -> None:
+        """Rename the partial file into place when ``complete``; else leave it as ``NAME.partial``."""
+        if self.handle.closed:
+            return
         self.handle.close()
+        if complete:
+            os.replace(self.partial, self.path)
 
     def __enter__(self) -> "ResultWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *rest) -> None:
+        self.close(complete=exc_type is None)
 
 
 # -- outputs that replace a file only when complete -------------------------------------------
@@ -102,18 +124,26 @@ class AtomicOutput:
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.mode = mode
 
-    def __enter__(self):
+    def open(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.name.lower().endswith(".gz"):
-            self.handle = gzip.open(self.partial, self.mode + "t" if "b" not in self.mode else self.mode, encoding="utf-8", newline="")
+            self.handle = gzip.open(self.partial, self.mode + "t", encoding="utf-8", newline="")
         else:
             self.handle = open(self.partial, self.mode, encoding="utf-8", newline="")
         return self.handle
 
-    def __exit__(self, exc_type, *rest) -> None:
+    def close(self, complete: bool = True) -> None:
+        if self.handle.closed:
+            return
         self.handle.close()
-        if exc_type is None:
+        if complete:
             os.replace(self.partial, self.path)
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self.close(complete=exc_type is None)
 
 
 def sd_properties(props: dict[str, str]) -> str:
@@ -140,3 +170,28 @@ def check_outputs(outputs: list[str | Path | None], inputs: list[str | Path]) ->
             raise InputError(f"{out}: is a directory; give a file name for this output")
         if out.resolve() in resolved or (out.exists() and any(p.exists() and os.path.samefile(out, p) for p in sources)):
             raise InputError(f"{out}: is one of the inputs; refusing to overwrite it (choose another output name)")
+
+
+class PartialSDWriter:
+    """RDKit's SDWriter onto ``NAME.partial``, renamed into place by ``close(complete=True)``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.writer = Chem.SDWriter(str(self.partial))
+        self.closed = False
+
+    def write(self, mol: Chem.Mol) -> None:
+        self.writer.write(mol)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self, complete: bool = True) -> None:
+        if self.closed:
+            return
+        self.writer.close()
+        self.closed = True
+        if complete:
+            os.replace(self.partial, self.path)

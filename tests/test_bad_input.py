@@ -197,3 +197,65 @@ def test_a_file_that_is_not_a_checkpoint(tmp_path):
     fake.write_text("not a checkpoint at all")
     result = runner.invoke(app, ["score", str(PROTEIN_1S3V), str(LIGAND_1S3V), "--model", str(fake)])
     assert result.exit_code == 1 and "not a dockscore checkpoint" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["score", "minimize", "enantiomers", "compare"])
+def test_an_output_that_is_an_input_is_refused_and_the_input_survives(tmp_path, command):
+    sdf = tmp_path / "poses.sdf"
+    shutil.copy(LIGAND_1S3V, sdf)
+    before = sdf.read_bytes()
+    result = runner.invoke(app, [command, str(PROTEIN_1S3V), str(sdf), "-o", str(sdf)])
+    assert result.exit_code == 1 and "is one of the inputs" in result.output and "Traceback" not in result.output
+    assert sdf.read_bytes() == before
+
+
+def test_an_output_that_is_a_directory_is_refused_before_the_work(tmp_path):
+    result = runner.invoke(app, ["minimize", str(PROTEIN_1S3V), str(LIGAND_1S3V), "-o", str(tmp_path)])
+    assert result.exit_code == 1 and "is a directory" in result.output and "Traceback" not in result.output
+
+
+def test_an_interrupted_gzip_output_is_readable_and_the_old_output_stands(tmp_path):
+    """Each result is its own gzip member: the partial file of a killed run still decompresses."""
+    from dockscore.report import ResultWriter
+
+    out = tmp_path / "out.sdf.gz"
+    out.write_bytes(gzip.compress(b"an earlier good result\n"))
+    scorer = Scorer(PROTEIN_1S3V)
+    writer = ResultWriter(out, scorer.symmetry, scorer.model_name)
+    for result in scorer.score_file(LIGAND_1S3V):
+        writer.write(result)
+    # no close(): as after kill -9
+    assert gzip.decompress(out.read_bytes()) == b"an earlier good result\n"
+    partial = gzip.decompress(writer.partial.read_bytes()).decode()
+    assert partial.count("$$$$") == 1 and "dockscore_score" in partial
+    writer.close()
+    assert not writer.partial.exists() and gzip.decompress(out.read_bytes()).decode() == partial
+
+
+@pytest.mark.parametrize("args", [["--batch-size", "0"], ["--pocket-cutoff", "nan"], ["--threads", "0"]])
+def test_numeric_options_out_of_range_are_refused(tmp_path, args):
+    result = runner.invoke(app, ["score", str(PROTEIN_1S3V), str(LIGAND_1S3V), *args])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_enantiomers_with_zero_starts_is_refused():
+    result = runner.invoke(app, ["enantiomers", str(PROTEIN_1S3V), str(LIGAND_1S3V), "--starts", "0"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_benchmark_manifests_with_a_bom_short_rows_or_binary_content(tmp_path):
+    from dockscore.benchmark import read_manifest
+
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes("\ufeffprotein,ligands\n".encode("utf-8") + f"{PROTEIN_1S3V},{LIGAND_1S3V}\n".encode())
+    assert len(read_manifest(bom)) == 1
+    short = tmp_path / "short.csv"
+    short.write_text(f"protein,ligands\n{PROTEIN_1S3V}\n")
+    with pytest.raises(InputError, match="row 0"):
+        read_manifest(short)
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"protein,ligands\n\x00\x01\x02")
+    with pytest.raises(InputError, match="binary"):
+        read_manifest(binary)
+    with pytest.raises(InputError, match="directory"):
+        read_manifest(tmp_path)
