@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from rdkit import Chem
+from torch_geometric.data import Batch
 from typer.testing import CliRunner
 
 from dockscore import Scorer, iter_ligands
@@ -28,10 +29,7 @@ def test_score_to_sdf_keeps_records_and_properties(tmp_path, symmetry):
     mols = list(Chem.SDMolSupplier(str(out)))
     originals = list(Chem.SDMolSupplier(str(LIGANDS_1IA1)))
     assert len(mols) == len(originals) == 2
-    # record 1 is the copy of TQ3 that the example protein file still holds as HETATM
-    assert mols[1].GetProp("dockscore_status") == "error"
-    assert "still in the protein file" in mols[1].GetProp("dockscore_error")
-    for mol, original in zip(mols[:1], originals[:1]):
+    for mol, original in zip(mols, originals):
         assert mol.GetProp("dockscore_symmetry") == symmetry
         assert mol.GetProp("dockscore_model") == f"dockscore-{symmetry}"
         assert mol.GetProp("dockscore_score_unit") == "pK"
@@ -40,7 +38,23 @@ def test_score_to_sdf_keeps_records_and_properties(tmp_path, symmetry):
         for key in original.GetPropNames():
             assert mol.GetProp(key) == original.GetProp(key)
         assert mol.GetNumAtoms() == original.GetNumAtoms()
-    assert "pK" in result.output and "scored 1, failed 1" in result.output
+    assert "pK" in result.output and "scored 2, failed 0" in result.output
+
+
+def test_a_ligand_still_in_the_protein_file_is_reported_not_scored(tmp_path):
+    """A HETATM copy of the ligand left in the receptor file: the pose overlaps it atom for atom."""
+    ligand = Chem.MolFromMolFile(str(LIGANDS_1IA1))
+    lines = []
+    for k, (atom, (x, y, z)) in enumerate(zip(ligand.GetAtoms(), ligand.GetConformer().GetPositions())):
+        element = atom.GetSymbol()
+        lines.append(f"HETATM{9000 + k:5d} {element + str(k):<4s} TQ3 A 900    {x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00          {element:>2s}\n")
+    hetatm = "".join(lines)
+    protein = tmp_path / "with_ligand.pdb"
+    text = PROTEIN_1IA1.read_text()
+    at = text.index("CONECT")
+    protein.write_text(text[:at] + hetatm + text[at:])
+    result = runner.invoke(app, ["score", str(protein), str(LIGANDS_1IA1), "-o", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0 and "still in the protein file" in result.output
 
 
 def test_score_to_csv_has_the_documented_columns(tmp_path):
@@ -259,3 +273,32 @@ def test_typed_contacts_gate_learned_hydrophobic_and_hbond_terms_by_vina_types()
     assert torch.allclose(b[:, others], a[:, others])
     with pytest.raises(ValueError, match="XS"):
         typed.pair_energies(s, pos, radius, pair_index, None)
+
+
+def test_poses_of_one_compound_share_chemistry_without_changing_a_score(tmp_path):
+    """The next pose of a compound reuses features and stereo perception: same scores and
+    reports as preparing and perceiving every pose from scratch, also when a pose inverts a centre."""
+    import numpy as np
+
+    from dockscore import Scorer, iter_ligands
+    from dockscore.graph import PreparedLigand
+    from dockscore.stereo import mirror_mol, perceive
+
+    crystal = next(iter_ligands(LIGAND_1S3V)).mol
+    rng = np.random.default_rng(0)
+    poses = []
+    for k in range(6):
+        mol = Chem.Mol(crystal)
+        conf = mol.GetConformer()
+        for i, p in enumerate(conf.GetPositions() + rng.normal(0, 0.05, 3)):
+            conf.SetAtomPosition(i, p.tolist())
+        poses.append(mol)
+    centre = crystal.GetConformer().GetPositions().mean(0)
+    poses.insert(3, mirror_mol(crystal, np.array([1.0, 0, 0]), centre))  # the other hand, mid-run
+    scorer = Scorer(PROTEIN_1S3V, batch_size=4)
+    shared = scorer.score_mols(poses)
+    for mol, result in zip(poses, shared):
+        fresh = scorer.model(Batch.from_data_list([scorer.graph(PreparedLigand.from_mol(mol))]), scorer.protein_s, scorer.protein_v)
+        assert result.score == pytest.approx(float(fresh["score"][0]), abs=1e-5)
+        assert result.stereo == perceive(mol)
+    assert shared[3].stereo.cip() != shared[0].stereo.cip()
