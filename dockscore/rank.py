@@ -11,6 +11,7 @@ ranked by that pose's score (predicted pK).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -149,8 +150,18 @@ def _init_worker(spec: ScorerSpec) -> None:
 
     global _WORKER_SCORER
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle (it says what was kept)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     torch.set_num_threads(1)
     _WORKER_SCORER = spec.build()
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """A worker whose main process was killed (kill -9: no shutdown message) must not live on
+    holding a core: it notices it was re-parented and exits."""
+    while True:
+        time.sleep(every_s)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _score_in_worker(raws: list[RawRecord], group_by: str) -> list[PoseRow]:

@@ -212,3 +212,55 @@ def test_a_local_ray_cluster_gives_the_same_ranking(library, reference, tmp_path
         ray.shutdown()
     write_ranking(tmp_path / "s.sqlite", tmp_path / "r.csv")
     assert ranked_rows(tmp_path / "r.csv") == reference[1]
+
+
+def test_the_gpu_split_scores_graphs_built_by_workers_like_one_process(library):
+    """--device cuda's pipeline (workers build graphs, this process scores them), run on the CPU."""
+    from dockscore.io.ligands import iter_raw_records
+    from dockscore.rank import _DeviceFeed, score_records
+
+    raws = list(iter_raw_records(library / "part0.sdf"))
+    feed = _DeviceFeed(spec(), 1, "cpu")
+    try:
+        split = feed.result(feed.submit(raws, "title"))
+    finally:
+        feed.close()
+    whole = score_records(spec().build(), raws, "title")
+    assert [r.status for r in split] == [r.status for r in whole] and "error" in {r.status for r in split}
+    for a, b in zip(split, whole):
+        assert (a.compound, a.cip, a.smiles, a.message) == (b.compound, b.cip, b.smiles, b.message)
+        if a.status == "ok":
+            assert a.score == pytest.approx(b.score, abs=1e-4) and a.pose_score == pytest.approx(b.pose_score, abs=1e-4)
+
+
+def test_workers_of_a_killed_run_exit(tmp_path):
+    """kill -9 of the main process must not leave --jobs workers holding cores."""
+    lib = make_library(tmp_path / "lib", compounds=30, poses=3, files=2, seed=2)
+    command = [sys.executable, "-m", "dockscore.cli", "rank", str(PROTEIN_1S3V), str(lib), "-o", str(tmp_path / "r.csv"), "--jobs", "2",
+               "--batch-size", "4"]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store, deadline = tmp_path / "r.store.sqlite", time.time() + 120
+    while time.time() < deadline and child.poll() is None:
+        time.sleep(0.3)
+        try:
+            with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1) as db:
+                if db.execute("SELECT COUNT(*) FROM poses").fetchone()[0] > 0:
+                    break
+        except sqlite3.Error:
+            continue
+    workers = [int(p) for p in subprocess.run(["pgrep", "-P", str(child.pid)], capture_output=True, text=True).stdout.split()]
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert workers
+
+    def running(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 15
+    while time.time() < deadline and any(map(running, workers)):
+        time.sleep(0.5)
+    alive = [w for w in workers if running(w)]
+    assert not alive, f"workers {alive} outlived their killed main process"
