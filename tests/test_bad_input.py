@@ -259,3 +259,27 @@ def test_benchmark_manifests_with_a_bom_short_rows_or_binary_content(tmp_path):
         read_manifest(binary)
     with pytest.raises(InputError, match="directory"):
         read_manifest(tmp_path)
+
+
+def _protein_lines() -> list[str]:
+    return [line for line in PROTEIN_1S3V.read_text().splitlines(keepends=True) if line.startswith(("ATOM", "HETATM"))]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda lines: [l[:17] + " " + l[17:19] + l[20:] if l.startswith("ATOM") else l for l in lines], "columns shifted"),
+    (lambda lines: [l for l in lines if not l.startswith("ATOM") or l[12:16] == " CA "], "CA-only"),
+])
+def test_a_protein_that_is_not_an_all_atom_receptor_is_refused(tmp_path, edit, message):
+    protein = tmp_path / "protein.pdb"
+    protein.write_text("".join(edit(_protein_lines())) + "END\n")
+    result, _ = run_score(tmp_path, LIGAND_1S3V, protein=protein)
+    assert result.exit_code == 1 and str(protein) in result.output and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_truncated_protein_gz_is_one_line(tmp_path):
+    protein = tmp_path / "protein.pdb.gz"
+    data = gzip.compress(PROTEIN_1S3V.read_bytes())
+    protein.write_bytes(data[: len(data) // 2])
+    result, _ = run_score(tmp_path, LIGAND_1S3V, protein=protein)
+    assert result.exit_code == 1 and str(protein) in result.output and "gzip" in result.output

@@ -24,6 +24,19 @@ import numpy as np
 from dockscore.errors import InputError
 
 WATER_NAMES = frozenset({"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SOL"})
+# Residue names a polymer (ATOM) record may carry: amino acids with the protonation and
+# modification names of the common force fields, caps, and nucleotides.
+POLYMER_NAMES = frozenset(
+    "ALA ARG ASN ASP CYS GLN GLU GLY HIS ILE LEU LYS MET PHE PRO SER THR TRP TYR VAL "
+    "HID HIE HIP HSD HSE HSP CYX CYM ASH GLH LYN ARN TYM MSE SEC PYL SEP TPO PTR MLY KCX CSO CME OCS LLP "
+    "ACE NME NMA NH2 UNK DA DC DG DT DU A C G U I".split()
+)
+AMINO_BACKBONE = ("N", "CA", "C")
+# Receptor checks: a file whose columns are shifted reads as unknown residue names (AL, YS); a
+# CA-only (coarse) model has no side chains for the pocket terms to see.
+MAX_UNKNOWN_RESIDUE_SHARE = 0.2
+MIN_BACKBONE_SHARE = 0.5
+MAX_CA_ONLY_SHARE = 0.5
 METALS = frozenset(
     {"LI", "NA", "K", "MG", "CA", "MN", "FE", "CO", "NI", "CU", "ZN", "CD", "HG", "SR", "BA", "CS", "RB", "AL", "GA", "PT", "AU", "AG", "PB", "YB", "SM", "EU", "GD", "TB"}
 )
@@ -53,7 +66,7 @@ def _open_text(path: Path) -> io.StringIO:
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
-        except OSError as exc:
+        except (OSError, EOFError) as exc:  # EOFError: a truncated .gz
             raise InputError(f"{path}: not a valid gzip file ({exc})") from None
     try:
         text = raw.decode("utf-8")
@@ -114,4 +127,36 @@ def read_protein(path: str | Path, keep_waters: bool = False) -> Protein:
     arr = np.asarray(coords, dtype=np.float32)
     if not np.isfinite(arr).all():
         raise InputError(f"{path}: protein has non-finite coordinates")
-    return Protein(str(path), arr, elements, atom_names, res_names, res_ids, np.asarray(hetero, dtype=bool))
+    protein = Protein(str(path), arr, elements, atom_names, res_names, res_ids, np.asarray(hetero, dtype=bool))
+    problem = receptor_problem(protein)
+    if problem:
+        raise InputError(f"{path}: {problem}")
+    return protein
+
+
+def receptor_problem(protein: Protein) -> str | None:
+    """One-line reason why these atoms are not a usable receptor, or None.
+
+    Checked on the polymer (ATOM) residues: their names must be residue names (shifted columns
+    give 'AL', 'YS'), and amino-acid residues must have their backbone and side chains (a
+    CA-only model is not an all-atom receptor)."""
+    residues: dict[str, tuple[str, set[str]]] = {}
+    for rid, name, atom, het in zip(protein.residue_ids, protein.residue_names, protein.atom_names, protein.is_hetero):
+        if not het:
+            residues.setdefault(rid, (name, set()))[1].add(atom)
+    if not residues:
+        return None  # a hetero-only receptor (e.g. a host molecule) has nothing to check here
+    unknown = sorted({name for name, _ in residues.values() if name not in POLYMER_NAMES})
+    n_unknown = sum(name not in POLYMER_NAMES for name, _ in residues.values())
+    if n_unknown > MAX_UNKNOWN_RESIDUE_SHARE * len(residues):
+        return (f"{n_unknown} of {len(residues)} residues have names that are not residue names ({', '.join(unknown[:5])}): "
+                "are the PDB columns shifted?")
+    amino = [atoms for name, atoms in residues.values() if name in POLYMER_NAMES and "CA" in atoms]
+    if len(amino) >= 5:
+        ca_only = sum(atoms == {"CA"} for atoms in amino)
+        if ca_only > MAX_CA_ONLY_SHARE * len(amino):
+            return f"{ca_only} of {len(amino)} amino-acid residues have only a CA atom: a CA-only model, not an all-atom receptor"
+        backbone = sum(all(a in atoms for a in AMINO_BACKBONE) for atoms in amino)
+        if backbone < MIN_BACKBONE_SHARE * len(amino):
+            return f"only {backbone} of {len(amino)} amino-acid residues have a complete backbone (N, CA, C)"
+    return None
