@@ -127,22 +127,40 @@ class EquivariantLayer(nn.Module):
         return s.index_copy(0, update_index, s_new), (v.index_copy(0, update_index, v_new) if self.V else v)
 
     def _step(self, s, v, edge_index, edge_feat, edge_weight, unit, update_index):
-        F, V = self.F, self.V
         src, dst = edge_index
-        m = self.message(s)[src] * self.filter(edge_feat) * edge_weight[:, None]
-        ds = scatter_sum(m[:, :F], dst, s.shape[0])
+        m = self.message(s).index_select(0, src) * self.filter(edge_feat) * edge_weight[:, None]
+        ds, dv = self._aggregate(m, v.index_select(0, src) if self.V else None, unit, dst, s.shape[0])
+        if update_index is not None:
+            s, ds = s[update_index], ds[update_index]
+            if self.V:
+                v, dv = v[update_index], dv[update_index]
+        return self._update(s, v, ds, dv)
+
+    def receive(self, s, v, message_src, v_src, filt, edge_weight, unit, dst):
+        """The step of the nodes that receive messages (``s``, ``v``: their states; ``dst``: edge
+        targets as rows of ``s``), from per-edge source terms computed elsewhere: ``message_src`` =
+        ``self.message`` of each edge's source state, ``v_src`` its vectors, ``filt`` =
+        ``self.filter(edge_feat)``. The same arithmetic as ``forward`` with ``update_index``; the
+        per-pose path uses it with message MLPs of protein atoms evaluated once per protein."""
+        m = message_src * filt * edge_weight[:, None]
+        ds, dv = self._aggregate(m, v_src, unit, dst, s.shape[0])
+        return self._update(s, v, ds, dv)
+
+    def _aggregate(self, m, v_src, unit, dst, size):
+        F, V = self.F, self.V
+        ds = scatter_sum(m, dst, size)[:, :F]  # all columns: index_add_ of a column slice is several times slower
+        dv = None
         if V:
             g_v, g_r = m[:, F : F + V, None], m[:, F + V : F + 2 * V, None]
-            v_src = v[src]
             dv = g_v * v_src + g_r * unit[:, None, :]
             if self.parity_odd:
                 g_c = m[:, F + 2 * V :, None]
                 dv = dv + g_c * torch.cross(unit[:, None, :].expand_as(v_src), v_src, dim=-1)
-            dv = scatter_sum(dv, dst, s.shape[0])
-        if update_index is not None:
-            s, ds = s[update_index], ds[update_index]
-            if V:
-                v, dv = v[update_index], dv[update_index]
+            dv = scatter_sum(dv, dst, size)
+        return ds, dv
+
+    def _update(self, s, v, ds, dv):
+        F, V = self.F, self.V
         s = s + ds
         if V:
             v = v + dv
@@ -277,27 +295,45 @@ class PairInteractionHead(nn.Module):
 
     def pair_energies(self, s, pos, radius, pair_index, xs=None):
         i, j = pair_index
-        d = (pos[i] - pos[j]).norm(dim=-1)
-        d_s = d - radius[i] - radius[j]
-        a = self.ligand_proj(s).view(-1, self.K, self.rank)[i]
-        b = self.protein_proj(s).view(-1, self.K, self.rank)[j]
-        weight = nn.functional.softplus((a * b).sum(-1) / math.sqrt(self.rank) + self.term_bias)
+        a = self.ligand_proj(s).index_select(0, i).view(-1, self.K, self.rank)
+        b = self.protein_proj(s).index_select(0, j).view(-1, self.K, self.rank)
+        return self.energies(self.pair_weights(a, b), *self.pair_terms(pos, radius, pair_index, xs))  # (P, K + 2), pK units
+
+    def pair_weights(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """(P, K) learned term weights of pairs from their ligand (``a``) and protein (``b``) projections, each (P, K, rank)."""
+        return nn.functional.softplus((a * b).sum(-1) / math.sqrt(self.rank) + self.term_bias)
+
+    def pair_terms(self, pos, radius, pair_index, xs=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The parameter-free part of the pair energies (the same for every model with this head's
+        settings; see :meth:`settings`): switched distance shapes (P, K), hard clash (P,) and prior (P,)."""
+        i, j = pair_index
+        d = (pos.index_select(0, i) - pos.index_select(0, j)).norm(dim=-1)
+        d_s = d - radius.index_select(0, i) - radius.index_select(0, j)
         switch = cosine_cutoff(d, self.cutoff)
         raw = interaction_terms(d_s)
         terms = raw * switch[:, None]
+        xs_i, xs_j = (xs.index_select(0, i), xs.index_select(0, j)) if xs is not None else (None, None)
         if self.typed_contacts:
             if xs is None:
                 raise ValueError("typed_contacts needs the graphs' XS atom types (data.xs)")
-            hydrophobic_pair, hbond_pair = xs_pair_masks(xs[i], xs[j])
+            hydrophobic_pair, hbond_pair = xs_pair_masks(xs_i, xs_j)
             terms = torch.cat([terms[:, :3], terms[:, 3:4] * hydrophobic_pair[:, None], terms[:, 4:5] * hbond_pair[:, None], terms[:, 5:]], dim=-1)
         clash = -self.clash_weight * torch.relu(-d_s - CLASH_ONSET) ** 2 * switch
         if self.vina_prior and xs is not None:
             # Vina's own hard 8 A cutoff (pairs are already within it): the smooth switch would
             # damp gauss2, whose reach (surface distance 3 +- 2 A) is most of Vina's attraction
-            prior = self.vina_prior * vina_prior_energy(raw * (d < self.cutoff)[:, None], xs[i], xs[j], self.prior_overlap_cap)
+            prior = self.vina_prior * vina_prior_energy(raw * (d < self.cutoff)[:, None], xs_i, xs_j, self.prior_overlap_cap)
         else:
             prior = torch.zeros_like(clash)
-        return torch.cat([weight * terms * self.signs, clash[:, None], prior[:, None]], dim=-1)  # (P, K + 2), pK units
+        return terms, clash, prior
+
+    def energies(self, weight, terms, clash, prior) -> torch.Tensor:
+        """(P, K + 2) pair energies (pK units, before calibration) from learned weights and :meth:`pair_terms`."""
+        return torch.cat([weight * terms * self.signs, clash[:, None], prior[:, None]], dim=-1)
+
+    def settings(self) -> tuple:
+        """Everything besides parameters and buffers that :meth:`pair_terms` reads."""
+        return (self.K, self.cutoff, self.clash_weight, self.vina_prior, self.prior_overlap_cap, self.typed_contacts)
 
 
 class DockScoreModel(nn.Module):
@@ -335,7 +371,7 @@ class DockScoreModel(nn.Module):
 
     def _edge_geometry(self, pos, edge_index, edge_attr):
         src, dst = edge_index
-        vec = pos[src] - pos[dst]
+        vec = pos.index_select(0, src) - pos.index_select(0, dst)
         d = vec.norm(dim=-1).clamp_min(1e-6)
         return torch.cat([self.rbf(d), edge_attr], dim=-1), d, vec / d[:, None]
 
@@ -355,13 +391,30 @@ class DockScoreModel(nn.Module):
             s, v = layer(s, v, bond_index, edge_feat, weight, unit)
         return s, v
 
-    def forward(self, data, protein_s: torch.Tensor, protein_v: torch.Tensor) -> dict[str, torch.Tensor]:
+    def protein_cache(self, protein_s: torch.Tensor, protein_v: torch.Tensor) -> ProteinCache:
+        """The per-pose work that depends on the encoded protein alone, done once for all its atoms.
+
+        Protein atoms only send messages (their states never change in the ligand layers), so each
+        ligand layer's message MLP and the head's protein projection of a protein atom are the same
+        in every pose: ``forward(..., cache=)`` gathers them by ``data.pocket_atom`` instead of
+        evaluating them for every pocket node of every pose. Build it under ``torch.no_grad()``
+        for scoring (gradients w.r.t. ligand positions stay exact: the cache does not depend on them)."""
+        messages = tuple(layer.message(protein_s) for layer in self.ligand_layers)
+        pair_b = self.head.protein_proj(protein_s).view(-1, self.head.K, self.head.rank)
+        return ProteinCache(protein_s, protein_v, messages, pair_b)
+
+    def forward(self, data, protein_s: torch.Tensor, protein_v: torch.Tensor, cache: ProteinCache | None = None) -> dict[str, torch.Tensor]:
         """Score a batch of pose graphs against encoded proteins (``data.pocket_atom`` indexes rows of ``protein_s``).
 
         Returns ``score`` (per graph, pK), ``pose_score`` (per graph, for choosing among poses of one
         ligand; see ``ModelConfig.pose_prior_weight``), ``atom_contrib`` (per node, pK; zero on
         protein atoms) and ``terms`` (per graph, per interaction term, pK).
+
+        ``cache``: :meth:`protein_cache` of ``(protein_s, protein_v)``; the same outputs (to float
+        rounding) at a fraction of the cost per pose, with ligand-only node states.
         """
+        if cache is not None:
+            return self._cached_forward(data, cache)
         pos, n = data.pos, data.pos.shape[0]
         lig = torch.nonzero(data.is_ligand).flatten()
         pocket = torch.nonzero(~data.is_ligand).flatten()
@@ -377,14 +430,101 @@ class DockScoreModel(nn.Module):
             s, v = layer(s, v, data.edge_index, edge_feat, weight, unit, update_index=lig)
 
         energies = self.head.pair_energies(s, pos, data.radius, data.pair_index, getattr(data, "xs", None)) * self.head.scale
-        batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(n, dtype=torch.long, device=pos.device)
+        return _outputs(_PoseIndex.of(data), energies, self.head.offset, self.config.pose_prior_weight)
+
+    def _cached_forward(self, data, cache: ProteinCache, poses: _Poses | None = None, fixed: tuple | None = None) -> dict[str, torch.Tensor]:
+        """``forward`` with ``cache``; ``poses`` (:meth:`_poses`) and ``fixed`` (``head.pair_terms``)
+        of the batch when an ensemble computed them already for a member of the same settings."""
+        if poses is None:
+            poses = self._poses(data)
+        if fixed is None:
+            fixed = self.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None))
+        energies = self.head.energies(self._pose_weights(data, poses, cache), *fixed) * self.head.scale
+        return _outputs(poses, energies, self.head.offset, self.config.pose_prior_weight)
+
+    def _poses(self, data) -> _Poses:
+        """Per-batch geometry and index maps of the cached path (the same for every model of this config)."""
+        pos, is_lig = data.pos, data.is_ligand
+        lig = torch.nonzero(is_lig).flatten()
+        pocket = torch.nonzero(~is_lig).flatten()
+        n_lig = lig.numel()
+        # Message sources as rows of [ligand atom states | protein-atom tables]; targets as ligand rows.
+        row = torch.empty(pos.shape[0], dtype=torch.long, device=pos.device)
+        row[lig] = torch.arange(n_lig, device=pos.device)
+        row[pocket] = data.pocket_atom + n_lig
+        edge_index, edge_attr = data.edge_index, data.edge_attr
+        into_ligand = is_lig[edge_index[1]]
+        if not bool(into_ligand.all()):  # messages into protein atoms change nothing: their states are fixed
+            edge_index, edge_attr = edge_index[:, into_ligand], edge_attr[into_ligand]
+        edge_feat, d, unit = self._edge_geometry(pos, edge_index, edge_attr)
+        bonded = edge_attr[:, LIGAND_BOND] > 0
+        weight = torch.where(bonded, torch.ones_like(d), cosine_cutoff(d, self.config.contact_cutoff))
+        i, j = data.pair_index
+        if not (bool(is_lig[i].all()) and not bool(is_lig[j].any())):
+            raise ValueError("the cached forward needs pair_index rows (ligand node, protein node), as build_complex_graph makes them")
+        return _Poses(_PoseIndex.of(data), row[edge_index[0]], row[edge_index[1]], edge_feat, weight, unit, row[i], row[j] - n_lig)
+
+    def _pose_weights(self, data, poses: _Poses, cache: ProteinCache) -> torch.Tensor:
+        """(P, K) learned pair weights: the ligand layers on ligand-atom states only, protein atoms
+        taking part through the cache."""
+        if len(cache.messages) != len(self.ligand_layers):
+            raise ValueError("protein cache of another model")
+        s = self.embed(data.ligand_x)
+        v = torch.zeros((s.shape[0], self.config.vectors, 3), device=s.device, dtype=s.dtype)
+        for layer, protein_messages in zip(self.ligand_layers, cache.messages):
+            message_src = torch.cat([layer.message(s), protein_messages]).index_select(0, poses.src)
+            v_src = torch.cat([v, cache.v]).index_select(0, poses.src) if self.config.vectors else None
+            s, v = layer.receive(s, v, message_src, v_src, layer.filter(poses.edge_feat), poses.weight, poses.unit, poses.dst)
+        a = self.head.ligand_proj(s).index_select(0, poses.pair_ligand).view(-1, self.head.K, self.head.rank)
+        return self.head.pair_weights(a, cache.pair_b.index_select(0, poses.pair_protein).view(-1, self.head.K, self.head.rank))
+
+
+@dataclass(frozen=True)
+class ProteinCache:
+    """:meth:`DockScoreModel.protein_cache`: the per-protein tensors one model's cached forward gathers."""
+
+    s: torch.Tensor  # (N, F) protein atom states (encode_protein)
+    v: torch.Tensor  # (N, V, 3)
+    messages: tuple[torch.Tensor, ...]  # per ligand layer: its message MLP of each protein atom, (N, F + gates)
+    pair_b: torch.Tensor  # (N, K, rank): the head's protein projection of each protein atom
+
+
+@dataclass(frozen=True)
+class _PoseIndex:
+    n: int  # nodes
+    num_graphs: int
+    pair_node: torch.Tensor  # (P,) ligand node of each pair
+    pair_graph: torch.Tensor  # (P,) its graph
+
+    @classmethod
+    def of(cls, data) -> "_PoseIndex":
+        n = data.pos.shape[0]
+        batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros(n, dtype=torch.long, device=data.pos.device)
         num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
         lig_atom = data.pair_index[0]
-        atom_contrib = scatter_sum(energies.sum(-1), lig_atom, n)
-        terms = scatter_sum(energies, batch[lig_atom], num_graphs)
-        score = terms.sum(-1) + self.head.offset
-        pose_score = score + (self.config.pose_prior_weight - 1.0) * terms[:, TERM_NAMES.index("vina_prior")]
-        return {"score": score, "pose_score": pose_score, "atom_contrib": atom_contrib, "terms": terms}
+        return cls(n, num_graphs, lig_atom, batch[lig_atom])
+
+
+@dataclass(frozen=True)
+class _Poses:
+    index: _PoseIndex
+    src: torch.Tensor  # (E,) edge sources: ligand rows, or n_ligand + protein atom
+    dst: torch.Tensor  # (E,) edge targets, ligand rows
+    edge_feat: torch.Tensor
+    weight: torch.Tensor
+    unit: torch.Tensor
+    pair_ligand: torch.Tensor  # (P,) ligand rows
+    pair_protein: torch.Tensor  # (P,) protein atoms
+
+
+def _outputs(poses, energies: torch.Tensor, offset, pose_prior_weight: float) -> dict[str, torch.Tensor]:
+    """Per-graph and per-atom sums of calibrated pair energies (P, K + 2)."""
+    index = poses if isinstance(poses, _PoseIndex) else poses.index
+    atom_contrib = scatter_sum(energies.sum(-1), index.pair_node, index.n)
+    terms = scatter_sum(energies, index.pair_graph, index.num_graphs)
+    score = terms.sum(-1) + offset
+    pose_score = score + (pose_prior_weight - 1.0) * terms[:, TERM_NAMES.index("vina_prior")]
+    return {"score": score, "pose_score": pose_score, "atom_contrib": atom_contrib, "terms": terms}
 
 
 class DockScoreEnsemble(nn.Module):
@@ -417,7 +557,33 @@ class DockScoreEnsemble(nn.Module):
         states = [m.encode_protein(x, pos, bond_index) for m in self.members]
         return torch.cat([s for s, _ in states], dim=1), torch.cat([v for _, v in states], dim=1)
 
-    def forward(self, data, protein_s: torch.Tensor, protein_v: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _split(self, protein_s, protein_v):
         F, V = self.config.hidden, self.config.vectors
-        outs = [m(data, protein_s[:, k * F : (k + 1) * F], protein_v[:, k * V : (k + 1) * V]) for k, m in enumerate(self.members)]
+        return [(protein_s[:, k * F : (k + 1) * F], protein_v[:, k * V : (k + 1) * V]) for k in range(len(self.members))]
+
+    def protein_cache(self, protein_s: torch.Tensor, protein_v: torch.Tensor) -> tuple[ProteinCache, ...]:
+        """Each member's :meth:`DockScoreModel.protein_cache`."""
+        return tuple(m.protein_cache(s, v) for m, (s, v) in zip(self.members, self._split(protein_s, protein_v)))
+
+    def forward(self, data, protein_s: torch.Tensor, protein_v: torch.Tensor, cache: tuple[ProteinCache, ...] | None = None) -> dict[str, torch.Tensor]:
+        """See :meth:`DockScoreModel.forward`; ``cache``: :meth:`protein_cache`. Cached, the members
+        share the pose geometry and the parameter-free pair terms (computed once per batch)."""
+        if cache is None:
+            outs = [m(data, s, v) for m, (s, v) in zip(self.members, self._split(protein_s, protein_v))]
+            return {key: torch.stack([o[key] for o in outs]).mean(0) for key in outs[0]}
+        if len(cache) != len(self.members):
+            raise ValueError("protein cache of another model")
+        poses = fixed = None
+        if self._members_share_fixed_parts():
+            first = self.members[0]
+            poses = first._poses(data)
+            fixed = first.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None))
+        outs = [m._cached_forward(data, c, poses, fixed) for m, c in zip(self.members, cache)]
         return {key: torch.stack([o[key] for o in outs]).mean(0) for key in outs[0]}
+
+    def _members_share_fixed_parts(self) -> bool:
+        """Whether every member has the first's config, edge basis and head settings (true unless a
+        member was changed on its own), so that pose geometry and fixed pair terms can be computed once."""
+        first = self.members[0]
+        return all(m.config == first.config and m.head.settings() == first.head.settings() and m.rbf.width == first.rbf.width
+                   and torch.equal(m.rbf.centers, first.rbf.centers) for m in self.members[1:])

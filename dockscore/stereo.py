@@ -131,3 +131,69 @@ def principal_planes(positions: np.ndarray) -> tuple[np.ndarray, list[np.ndarray
     center = positions.mean(0)
     _, _, vt = np.linalg.svd(positions - center)
     return center, [vt[k] for k in range(3)]
+
+
+def chemistry_key(mol: Chem.Mol) -> bytes:
+    """What poses of one compound share: RDKit's pickle of the atoms (elements, charges, isotopes,
+    hydrogens, stereo tags, parity flags) and bonds (types, stereo), without the conformer. Two
+    records with one key differ in coordinates only."""
+    return Chem.Mol(mol, True).ToBinary(Chem.PropertyPickleOptions.AtomProps)
+
+
+# Below these, a signed volume (A^3) or a dihedral cosine is too near zero for its sign to be read
+# the same way RDKit reads it: such a pose is perceived afresh.
+_MIN_VOLUME, _MIN_COSINE = 0.05, 0.05
+
+
+class PerceptionCache:
+    """:func:`perceive` once per compound: poses of one chemistry whose tetrahedral arrangements
+    (signed volumes at every sp3 atom with three or more neighbours) and double-bond geometries
+    (cis/trans across each double bond) all agree have the same geometric stereo, so the same
+    report. A pose that inverts any of them, or is too flat to tell, is perceived afresh."""
+
+    def __init__(self) -> None:
+        self.key: bytes | None = None
+        self.centres = self.double = None
+        self.signature: tuple | None = None
+        self.report: StereoReport | None = None
+
+    def _topology(self, mol: Chem.Mol) -> None:
+        tetrahedral = (Chem.HybridizationType.SP3, Chem.HybridizationType.SP3D, Chem.HybridizationType.SP3D2)
+        self.centres = np.array([[a.GetIdx()] + [n.GetIdx() for n in a.GetNeighbors()][:3] for a in mol.GetAtoms()
+                                 if a.GetDegree() >= 3 and a.GetHybridization() in tetrahedral], dtype=int).reshape(-1, 4)
+        double = []
+        for b in mol.GetBonds():
+            if b.GetBondType() != Chem.BondType.DOUBLE:
+                continue
+            i, j = b.GetBeginAtom(), b.GetEndAtom()
+            ni = [n.GetIdx() for n in i.GetNeighbors() if n.GetIdx() != j.GetIdx()]
+            nj = [n.GetIdx() for n in j.GetNeighbors() if n.GetIdx() != i.GetIdx()]
+            if ni and nj:
+                double.append((ni[0], i.GetIdx(), j.GetIdx(), nj[0]))
+        self.double = np.array(double, dtype=int).reshape(-1, 4)
+
+    def _signature(self, mol: Chem.Mol) -> tuple | None:
+        pos = mol.GetConformer().GetPositions()
+        c = self.centres
+        a, b, d = pos[c[:, 1]] - pos[c[:, 0]], pos[c[:, 2]] - pos[c[:, 0]], pos[c[:, 3]] - pos[c[:, 0]]
+        volume = np.einsum("ij,ij->i", a, np.cross(b, d))
+        q = self.double
+        u, w = pos[q[:, 0]] - pos[q[:, 1]], pos[q[:, 3]] - pos[q[:, 2]]
+        axis = pos[q[:, 2]] - pos[q[:, 1]]
+        axis = axis / np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-9)
+        u = u - np.einsum("ij,ij->i", u, axis)[:, None] * axis
+        w = w - np.einsum("ij,ij->i", w, axis)[:, None] * axis
+        cosine = np.einsum("ij,ij->i", u, w) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(w, axis=1), 1e-9)
+        if (np.abs(volume) < _MIN_VOLUME).any() or (np.abs(cosine) < _MIN_COSINE).any():
+            return None
+        return tuple(np.sign(volume).astype(int)) + tuple(np.sign(cosine).astype(int))
+
+    def perceive(self, mol: Chem.Mol, key: bytes | None = None) -> StereoReport:
+        key = chemistry_key(mol) if key is None else key
+        if key != self.key:
+            self.key, self.signature, self.report = key, None, None
+            self._topology(mol)
+        signature = self._signature(mol)
+        if signature is None or signature != self.signature or self.report is None:
+            self.report, self.signature = perceive(mol), signature
+        return self.report

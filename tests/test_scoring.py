@@ -302,3 +302,84 @@ def test_poses_of_one_compound_share_chemistry_without_changing_a_score(tmp_path
         assert result.score == pytest.approx(float(fresh["score"][0]), abs=1e-5)
         assert result.stereo == perceive(mol)
     assert shared[3].stereo.cip() != shared[0].stereo.cip()
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+def test_the_per_protein_cache_gives_the_plain_forward(scorers, symmetry):
+    """Scorer.forward gathers protein-side messages computed once per protein: same outputs."""
+    import numpy as np
+
+    scorer = scorers[symmetry]
+    crystal = next(iter_ligands(LIGAND_1S3V)).mol
+    rng = np.random.default_rng(1)
+    graphs = []
+    for _ in range(5):
+        mol = Chem.Mol(crystal)
+        conf = mol.GetConformer()
+        for i, p in enumerate(conf.GetPositions() + rng.normal(0, 0.3, 3)):
+            conf.SetAtomPosition(i, p.tolist())
+        graphs.append(scorer.graph(scorer.prepare(mol)))
+    with torch.no_grad():
+        plain = scorer.model(Batch.from_data_list(graphs), scorer.protein_s, scorer.protein_v)
+        cached = scorer.forward(graphs)
+    for key in ("score", "pose_score", "terms", "atom_contrib"):
+        torch.testing.assert_close(cached[key], plain[key], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+def test_cached_forward_matches_plain_forward_and_its_ligand_gradients(scorers, crystal_1s3v, symmetry):
+    """The per-protein cache (protein message MLPs and head projections computed once per protein,
+    gathered by pocket_atom per pose) gives the plain forward's score, pose score, terms and atom
+    contributions, and the same gradients w.r.t. ligand coordinates (what pose optimisation uses)."""
+    from dockscore.optimize import perturb_pose
+
+    scorer = scorers[symmetry]
+    ligand = scorer.prepare(crystal_1s3v)
+    gen = torch.Generator().manual_seed(0)
+    poses = [ligand] + [perturb_pose(ligand, gen, max_angle=0.5, shift=1.0)[0] for _ in range(3)]
+    positions = [p.pos.clone().requires_grad_(True) for p in poses]
+    graphs = []
+    for pose, x in zip(poses, positions):
+        graph = scorer.graph(pose)
+        graph.pos = torch.cat([x, graph.pos[x.shape[0]:]])
+        graphs.append(graph)
+    cached = scorer.forward(graphs)
+    plain = scorer.model(Batch.from_data_list(graphs), scorer.protein_s, scorer.protein_v)
+    for key in ("score", "pose_score", "terms", "atom_contrib"):
+        torch.testing.assert_close(cached[key], plain[key], atol=1e-5, rtol=0)
+    grad_cached = torch.autograd.grad(cached["score"].sum(), positions)
+    grad_plain = torch.autograd.grad(plain["score"].sum(), positions)
+    for a, b in zip(grad_cached, grad_plain):
+        assert a.abs().sum() > 0
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_protein_cache_follows_parameter_changes_and_members_that_differ(crystal_1s3v):
+    """A scorer's cache is rebuilt when parameters change in place (a training step, a load), and an
+    ensemble whose members no longer share fixed settings still matches the plain forward."""
+    from dockscore.model import DockScoreEnsemble, DockScoreModel, ModelConfig
+
+    torch.manual_seed(0)
+    config = ModelConfig(symmetry="se3", hidden=16, vectors=4, layers=2, protein_layers=1, vina_prior=1.0)
+    model = DockScoreEnsemble([DockScoreModel(config).eval() for _ in range(2)])
+    scorer = Scorer(PROTEIN_1S3V, model=model, stereo=False)
+    ligand = scorer.prepare(crystal_1s3v)
+    moved = ligand.with_positions(ligand.pos + torch.tensor([0.3, -0.2, 0.1]))
+    graphs = [scorer.graph(ligand), scorer.graph(moved)]
+
+    def cached_equals_plain() -> torch.Tensor:
+        with torch.no_grad():
+            cached = scorer.forward(graphs)
+            plain = scorer.model(Batch.from_data_list(graphs), scorer.protein_s, scorer.protein_v)
+        for key in ("score", "pose_score", "terms", "atom_contrib"):
+            torch.testing.assert_close(cached[key], plain[key], atol=1e-5, rtol=0)
+        return cached["score"]
+
+    before = cached_equals_plain()
+    with torch.no_grad():
+        model.members[0].ligand_layers[1].message[2].weight.mul_(1.5)
+        model.members[1].head.protein_proj.bias.add_(0.3)
+    after = cached_equals_plain()
+    assert not torch.allclose(before, after)  # the change reached the cached path
+    model.members[1].head.prior_overlap_cap = 0.3  # fixed pair terms now differ between members
+    cached_equals_plain()
