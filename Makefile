@@ -1,4 +1,4 @@
-# Two entry points: `make demo` (install, then score the bundled example) and `make test`.
+# Two entry points: `make demo` (install, then the three jobs on the bundled examples) and `make test`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -19,7 +19,8 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/dockscore score data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf -o demo-e3.sdf
 	$(BIN)/dockscore score data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf --symmetry se3 -o demo-se3.csv
-	$(BIN)/dockscore score data/examples/1ia1/protein.pdb data/examples/1ia1/ligands.sdf -o demo-1ia1.csv
+	rm -f demo-rank.store.sqlite
+	$(BIN)/dockscore rank data/examples/1ia1/protein.pdb data/examples/1ia1/ligands.sdf -o demo-rank.csv --top-sdf demo-top.sdf
 	$(BIN)/dockscore enantiomers data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf --summary demo-enantiomers.csv
 
 test: install
@@ -31,4 +32,4 @@ bench: install
 	$(BIN)/python bench/compare_vina.py
 
 clean:
-	rm -rf $(VENV) demo-*.sdf demo-*.csv
+	rm -rf $(VENV) demo-*.sdf demo-*.csv demo-*.sqlite*

@@ -146,6 +146,7 @@ def rank(
     pocket_cutoff: Optional[float] = typer.Option(None, "--pocket-cutoff", min=1.0, max=30.0, help="Pocket radius around the ligand, A; default: the model's training value (8 A)."),
     keep_waters: bool = typer.Option(False, "--keep-waters", help="Keep crystal waters as protein atoms (the shipped models were trained without them)."),
     progress_every: float = typer.Option(30.0, "--progress-every", min=1.0, help="Seconds between progress lines when stderr is not a terminal (a batch job's log)."),
+    show: int = typer.Option(10, "--show", min=0, help="Rows of the ranking shown on the terminal (0 = none)."),
 ) -> None:
     """Rank a library: each compound's best pose is the one with the highest pose score; compounds are
     ranked by that pose's score (predicted pK, higher = tighter binding). Resumable; every core, a GPU or a Ray cluster."""
@@ -209,16 +210,30 @@ def rank(
 
     with ResultStore(store, create=False) as opened:
         counts = opened.counts()
-    console.print(f"ranked {made.ranked} compounds from {counts['poses']} poses ({counts['failed']} failed records, "
-                  f"{counts['file_errors']} file errors); {CHOICE_RULE}", soft_wrap=True)
+        settings = opened.settings()
+        if show and made.ranked:
+            table = Table(title=f"{settings.get('model_name')} ({settings.get('symmetry', '').upper()}): best {min(show, made.ranked)} of {made.ranked} compounds")
+            for col, just in (("rank", "right"), ("compound", "left"), (f"score ({SCORE_UNIT})", "right"), ("pose score", "right"),
+                              ("best pose", "left"), ("poses", "right"), ("failed", "right"), ("CIP", "left")):
+                table.add_column(col, justify=just, no_wrap=col in ("best pose", "compound"))
+            for k, c in zip(range(1, show + 1), opened.ranked()):
+                table.add_row(str(k), c.compound, f"{c.score:.2f}", f"{c.pose_score:.2f}", f"{Path(c.source).name} #{c.record_index}",
+                              str(c.n_poses), str(c.n_failed), c.cip)
+            console.print(table)
+    console.print(f"ranked {_n(made.ranked, 'compound')} from {_n(counts['poses'], 'pose')} ({_n(counts['failed'], 'failed record')}, "
+                  f"{_n(counts['file_errors'], 'file error')}); {CHOICE_RULE}", soft_wrap=True)
     if run is not None:
         rate = f"{run.poses_per_second:.1f} poses/s" if run.poses_scored else "nothing new to score"
-        console.print(f"this run: {run.poses_scored} poses scored, {run.poses_skipped} already in the store, {run.files} files, "
+        console.print(f"this run: {run.poses_scored} scored, {run.poses_skipped} already in the store, {_n(run.files, 'file')}, "
                       f"{run.seconds:.1f} s, {rate}", soft_wrap=True)
-    console.print(f"wrote {output}" + (f", {top_sdf} ({made.top_written} poses)" if top_sdf else "") + f", {failures} ({made.failures} rows); store {store}",
-                  soft_wrap=True)
+    console.print(f"wrote {output}" + (f", {top_sdf} ({_n(made.top_written, 'pose')})" if top_sdf else "")
+                  + f", {failures} ({_n(made.failures, 'row')}); store {store}", soft_wrap=True)
     if made.ranked == 0:
         raise typer.Exit(1)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _run_ranking(spec, ligands, store, group_by, jobs, device, ray, progress_every):
@@ -229,7 +244,7 @@ def _run_ranking(spec, ligands, store, group_by, jobs, device, ray, progress_eve
 
     from dockscore.rank import rank_library
 
-    state = {"last": 0.0, "t0": time.perf_counter()}
+    state = {"last": time.perf_counter(), "t0": time.perf_counter()}
     bar = Progress(TextColumn("ranking"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[poses]} poses, {task.fields[rate]}"),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=True, disable=not errors.is_terminal)
 
