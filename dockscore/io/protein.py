@@ -146,9 +146,10 @@ def receptor_problem(protein: Protein) -> str | None:
             residues.setdefault(rid, (name, set()))[1].add(atom)
     if not residues:
         return None  # a hetero-only receptor (e.g. a host molecule) has nothing to check here
-    unknown = sorted({name for name, _ in residues.values() if name not in POLYMER_NAMES})
-    n_unknown = sum(name not in POLYMER_NAMES for name, _ in residues.values())
-    if n_unknown > MAX_UNKNOWN_RESIDUE_SHARE * len(residues):
+    known = POLYMER_NAMES | WATER_NAMES  # waters kept with keep_waters may be ATOM records
+    unknown = sorted({name for name, _ in residues.values() if name not in known})
+    n_unknown = sum(name not in known for name, _ in residues.values())
+    if len(residues) >= 5 and n_unknown > MAX_UNKNOWN_RESIDUE_SHARE * len(residues):
         return (f"{n_unknown} of {len(residues)} residues have names that are not residue names ({', '.join(unknown[:5])}): "
                 "are the PDB columns shifted?")
     amino = [atoms for name, atoms in residues.values() if name in POLYMER_NAMES and "CA" in atoms]
