@@ -603,6 +603,10 @@ def main() -> None:
     except KeyboardInterrupt:
         errors.print("interrupted")
         sys.exit(130)
+    except OSError as exc:  # a full disk, a folder that vanished, no permission: a user's problem, one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        errors.print(f"error: {where}{exc.strerror or exc}", markup=False, highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
