@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections import deque
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,7 +207,9 @@ class _Inline:
 
 
 class _Processes:
-    """``--jobs N`` worker processes (spawned: a clean torch in each), each with its own scorer."""
+    """``--jobs N`` worker processes (spawned: a clean torch in each), each with its own scorer.
+    Spawned workers import the caller's main module: a script calling :func:`rank_library`
+    with ``jobs > 1`` needs the usual ``if __name__ == "__main__":`` guard."""
 
     def __init__(self, spec: ScorerSpec, jobs: int) -> None:
         import multiprocessing
@@ -432,6 +435,9 @@ def rank_library(
         drain(0)
     except KeyboardInterrupt:
         run.interrupted = True
+    except BrokenProcessPool:
+        raise InputError(f"a worker process died (out of memory, or killed); what was scored is kept in {store_path}: "
+                         "run again with --resume") from None
     finally:
         if engine is not None:
             engine.close()

@@ -22,7 +22,27 @@ def _fmt(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
 
-class ResultWriter:
+class _ReplacedWhenComplete:
+    """A file written as ``NAME.partial`` beside its target and renamed over it by
+    ``close(complete=True)``: an interrupted run leaves the old file (if any) untouched and the
+    partial one beside it, never a half-written file where a good one stood."""
+
+    path: Path
+    partial: Path
+    handle: io.IOBase
+
+    def close(self, complete: bool = True) -> None:
+        if self.handle.closed:
+            return
+        self.handle.close()
+        if complete:
+            os.replace(self.partial, self.path)
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self.close(complete=exc_type is None)
+
+
+class ResultWriter(_ReplacedWhenComplete):
     """Writes results as they arrive; the format follows the file extension (.sdf, .sdf.gz, .csv).
 
     Rows go to ``NAME.partial`` beside the output, flushed per result (a crash keeps what was
@@ -97,27 +117,13 @@ class ResultWriter:
             props["dockscore_error"] = result.message
         return with_sd_properties(block, props)
 
-    def close(self, complete: bool = True) -> None:
-        """Rename the partial file into place when ``complete``; else leave it as ``NAME.partial``."""
-        if self.handle.closed:
-            return
-        self.handle.close()
-        if complete:
-            os.replace(self.partial, self.path)
-
     def __enter__(self) -> "ResultWriter":
         return self
 
-    def __exit__(self, exc_type, *rest) -> None:
-        self.close(complete=exc_type is None)
-
 
 # -- outputs that replace a file only when complete -------------------------------------------
-class AtomicOutput:
-    """Write to ``NAME.partial`` beside the target, rename over it on success.
-
-    An interrupted or failed run leaves the old file (if any) untouched and the partial one
-    beside it, never a half-written file where a good one stood."""
+class AtomicOutput(_ReplacedWhenComplete):
+    """A text file (gzip for ``.gz``) written to ``NAME.partial`` and renamed over the target on success."""
 
     def __init__(self, path: str | Path, mode: str = "w") -> None:
         self.path = Path(path)
@@ -132,18 +138,8 @@ class AtomicOutput:
             self.handle = open(self.partial, self.mode, encoding="utf-8", newline="")
         return self.handle
 
-    def close(self, complete: bool = True) -> None:
-        if self.handle.closed:
-            return
-        self.handle.close()
-        if complete:
-            os.replace(self.partial, self.path)
-
     def __enter__(self):
         return self.open()
-
-    def __exit__(self, exc_type, *rest) -> None:
-        self.close(complete=exc_type is None)
 
 
 def sd_properties(props: dict[str, str]) -> str:

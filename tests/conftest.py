@@ -28,3 +28,19 @@ def crystal_1s3v():
     from dockscore import iter_ligands
 
     return next(iter_ligands(LIGAND_1S3V)).mol
+
+
+def jittered(mol, n: int, sigma: float, seed: int) -> list:
+    """``n`` copies of a pose, each translated by a random shift of scale ``sigma`` (A)."""
+    import numpy as np
+    from rdkit import Chem
+
+    rng = np.random.default_rng(seed)
+    copies = []
+    for _ in range(n):
+        copy = Chem.Mol(mol)
+        conf = copy.GetConformer()
+        for i, p in enumerate(conf.GetPositions() + rng.normal(0, sigma, 3)):
+            conf.SetAtomPosition(i, p.tolist())
+        copies.append(copy)
+    return copies
