@@ -151,7 +151,6 @@ def rank(
     """Rank a library: each compound's best pose is the one with the highest pose score; compounds are
     ranked by that pose's score (predicted pK, higher = tighter binding). Resumable; every core, a GPU or a Ray cluster."""
     import os
-    import time
 
     from dockscore.rank import CHOICE_RULE, ScorerSpec, library_files, rank_library, write_ranking
     from dockscore.report import check_outputs

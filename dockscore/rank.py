@@ -103,18 +103,15 @@ def library_files(inputs: list[str | Path]) -> tuple[list[Path], list[str]]:
     return files, problems
 
 
-def compound_key(record: LigandRecord, group_by: str) -> tuple[str, str]:
-    """(compound, problem): the record title or an SD property; a record with none is its own compound."""
+def compound_key(record: LigandRecord, group_by: str) -> str:
+    """The record title or an SD property; a record with none is its own compound (``file#index``)."""
     if group_by == TITLE:
         key = record.name.strip()
     else:
         key = record.props.get(group_by, "").strip()
         if not key and record.mol is not None and record.mol.HasProp(group_by):
             key = record.mol.GetProp(group_by).strip()
-    if key:
-        return key, ""
-    own = f"{Path(record.source).name}#{record.index}"
-    return own, f"no {'title' if group_by == TITLE else 'SD property ' + group_by}: ranked as its own compound {own}"
+    return key or f"{Path(record.source).name}#{record.index}"
 
 
 def _smiles(mol: Chem.Mol | None) -> str:
@@ -126,19 +123,20 @@ def _smiles(mol: Chem.Mol | None) -> str:
         return ""
 
 
+def _pose_row(record: LigandRecord, group_by: str, ok: bool, message: str = "", stereo=None,
+              score: float | None = None, pose_score: float | None = None) -> PoseRow:
+    """The store's row of one record: scores, stereo and SMILES only for a usable pose."""
+    return PoseRow(record.index, record.name, compound_key(record, group_by), "ok" if ok else "error", score if ok else None,
+                   pose_score if ok else None, message, stereo.kind() if stereo else "", stereo.cip() if stereo else "",
+                   stereo.flag() if stereo else "", _smiles(record.mol) if ok else "")
+
+
 # -- the work unit: a run of records of one file ----------------------------------------------
 def score_records(scorer, raws: list[RawRecord], group_by: str) -> list[PoseRow]:
     """Parse, featurise and score a run of records; one :class:`PoseRow` per record, in order."""
     records = [parse_raw(raw) for raw in raws]
-    keys = [compound_key(r, group_by) for r in records]
-    rows = []
-    for result, (compound, _) in zip(scorer.score_records(records), keys):
-        st = result.stereo
-        ok = result.status == "ok"
-        rows.append(PoseRow(result.index, result.name, compound, result.status, result.score if ok else None,
-                            result.pose_score if ok else None, result.message, st.kind() if st else "", st.cip() if st else "",
-                            st.flag() if st else "", _smiles(result.record.mol) if ok and result.record else ""))
-    return rows
+    return [_pose_row(record, group_by, result.status == "ok", result.message, result.stereo, result.score, result.pose_score)
+            for record, result in zip(records, scorer.score_records(records))]
 
 
 _WORKER_SCORER = None  # one per worker process: the protein is read and encoded once
@@ -174,13 +172,9 @@ def featurise_records(scorer, raws: list[RawRecord], group_by: str) -> list[tupl
     out = []
     for raw in raws:
         record = parse_raw(raw)
-        compound, _ = compound_key(record, group_by)
         graph, error = scorer.graph_or_error(record)
-        st = scorer.stereo_report(record.mol) if graph is not None else None
-        row = PoseRow(record.index, record.name, compound, "ok" if graph is not None else "error", message=error or "",
-                      stereo=st.kind() if st else "", cip=st.cip() if st else "", stereo_flag=st.flag() if st else "",
-                      smiles=_smiles(record.mol) if graph is not None else "")
-        out.append((row, graph))
+        stereo = scorer.stereo_report(record.mol) if graph is not None else None
+        out.append((_pose_row(record, group_by, graph is not None, error or "", stereo), graph))
     return out
 
 
@@ -380,7 +374,6 @@ def rank_library(
     pending: deque = deque()
 
     def drain(limit: int) -> None:
-        nonlocal done_bytes
         while len(pending) > limit:
             kind, file_id, payload, seen = pending.popleft()
             if kind == "rows":
@@ -412,12 +405,11 @@ def rank_library(
         run.files = len(ids)
         for path, file_id in ids:
             finished, stored = store.progress(file_id)
+            run.poses_skipped += stored
             if finished:
-                run.poses_skipped += stored
                 done_bytes += sizes[path]
                 on_progress(done_bytes, total_bytes, run.poses_scored)
                 continue
-            run.poses_skipped += stored
             n_records = stored
             for raws, offset, error, last in _chunks(path, stored, size):
                 if engine is None:
