@@ -246,6 +246,22 @@ def prior_hard_wall(model: nn.Module) -> Iterator[nn.Module]:
             h.prior_overlap_cap = cap
 
 
+@contextmanager
+def learned_correction_off(model: nn.Module) -> Iterator[nn.Module]:
+    """Only the fixed terms (hard clash and the Vina-typed prior) for the duration: the learned
+    pair energies are zero, so score = offset + scale x (clash + prior). This is "the prior
+    alone", the baseline a learned correction must beat on the same complexes (dockscore.cv)."""
+    heads = [m.head for m in getattr(model, "members", [model])]
+    saved = [h.learned_terms for h in heads]
+    try:
+        for h in heads:
+            h.learned_terms = False
+        yield model
+    finally:
+        for h, on in zip(heads, saved):
+            h.learned_terms = on
+
+
 def xs_pair_masks(xs_i: torch.Tensor, xs_j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Vina's pair gates from XS types (columns hydrophobic, donor, acceptor): (both hydrophobic,
     one donates to the other), each 0 or 1 per pair."""
@@ -285,6 +301,7 @@ class PairInteractionHead(nn.Module):
         K = len(LEARNED_TERMS)
         self.K, self.rank, self.cutoff, self.clash_weight, self.vina_prior = K, rank, cutoff, clash_weight, vina_prior
         self.prior_overlap_cap, self.typed_contacts = prior_overlap_cap, typed_contacts
+        self.learned_terms = True  # False: the learned correction's pair energies are zero (see learned_correction_off)
         self.ligand_proj = nn.Linear(F, K * rank)
         self.protein_proj = nn.Linear(F, K * rank)
         self.term_bias = nn.Parameter(torch.full((K,), -5.0))
@@ -329,7 +346,8 @@ class PairInteractionHead(nn.Module):
 
     def energies(self, weight, terms, clash, prior) -> torch.Tensor:
         """(P, K + 2) pair energies (pK units, before calibration) from learned weights and :meth:`pair_terms`."""
-        return torch.cat([weight * terms * self.signs, clash[:, None], prior[:, None]], dim=-1)
+        learned = weight * terms * self.signs if self.learned_terms else torch.zeros_like(terms)
+        return torch.cat([learned, clash[:, None], prior[:, None]], dim=-1)
 
     def settings(self) -> tuple:
         """Everything besides parameters and buffers that :meth:`pair_terms` reads."""
