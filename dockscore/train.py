@@ -505,21 +505,29 @@ def evaluate_fep(model: DockScoreModel, fep_root: Path) -> dict:
     return out
 
 
+def load_training_complexes(data_root: Path, settings: GraphSettings, cache: Path | None = None, limit: int | None = None,
+                            log=print) -> list[Complex]:
+    """The complexes of ``data_root/pdbbind`` (or the tensor cache, written if missing), less the
+    decoys no graph can be built for; shared by ``run_training`` and cross-validation (dockscore.cv)."""
+    if cache is not None and Path(cache).exists():
+        complexes = load_complexes(Path(cache))
+    else:
+        complexes = load_pdbbind(Path(data_root) / "pdbbind", limit=limit, log=log)
+        if cache is not None:
+            save_complexes(complexes, Path(cache))
+    dropped = drop_unscorable_decoys(complexes, settings)
+    if dropped:
+        log(f"dropped {dropped} decoys with no protein atom within the pocket cutoff (no graph to score)")
+    return complexes
+
+
 def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40, seed: int = 0, limit: int | None = None,
                  model_config: ModelConfig | None = None, log=print, device: str = "cpu", cache: Path | None = None,
                  time_budget_s: float | None = None, name: str | None = None, train_overrides: dict | None = None,
                  split_seed: int = 0) -> dict:
     """Load (or read the tensor cache), split by protein, train, evaluate on held-out sets, write checkpoint + metrics JSON."""
     data_root = Path(data_root)
-    if cache is not None and Path(cache).exists():
-        complexes = load_complexes(Path(cache))
-    else:
-        complexes = load_pdbbind(data_root / "pdbbind", limit=limit, log=log)
-        if cache is not None:
-            save_complexes(complexes, Path(cache))
-    dropped = drop_unscorable_decoys(complexes, (model_config or ModelConfig(symmetry=symmetry)).graph_settings())
-    if dropped:
-        log(f"dropped {dropped} decoys with no protein atom within the pocket cutoff (no graph to score)")
+    complexes = load_training_complexes(data_root, (model_config or ModelConfig(symmetry=symmetry)).graph_settings(), cache, limit, log)
     split = split_by_protein(complexes, seed=split_seed)  # fixed across training seeds: seeds vary only the training
     log(", ".join(f"{k}: {len(v)}" for k, v in split.items()))
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
