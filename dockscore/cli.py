@@ -575,22 +575,30 @@ def train(
     prior_overlap_cap: float = typer.Option(0.0, help="Train with a soft-core prior: its repulsion stops growing beyond this overlap, A (0 = Vina's unbounded quadratic; the shipped recipe trains without it and applies 0.7 A at inference, see bench/make_ensemble.py)."),
     typed_contacts: bool = typer.Option(False, help="Learned hydrophobic and H-bond terms only on hydrophobic and donor-acceptor pairs (Vina's gates)."),
     name: Optional[str] = typer.Option(None, help="Checkpoint name (default dockscore-SYMMETRY)."),
+    cv: int = typer.Option(0, "--cv", min=0, help="K-fold cross-validation over protein groups (UniProt, merged across near-identical pockets) of train + val in models/split.json (test and fep_targets held out): one model per fold with this recipe, epochs chosen on an inner validation of the training groups; fold models and the CV table (cv.json, cv.md, cv.csv, with baselines) go to --out. 0 = off."),
+    cv_seed: int = typer.Option(0, "--cv-seed", help="Seed of the CV fold assignment."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N complexes of index.csv (smoke runs; applies when parsing, not when reading an existing --cache)."),
 ) -> None:
-    """Train a model on PDBbind complexes (protein-wise split) and write it with its held-out metrics."""
+    """Train a model on PDBbind complexes (protein-wise split) and write it with its held-out metrics; with --cv K, cross-validate the recipe."""
     import torch
 
     from dockscore.model import ModelConfig
     from dockscore.train import run_training
 
     torch.set_num_threads(max(1, threads))
+    model_config = ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior, prior_overlap_cap=prior_overlap_cap or None,
+                               typed_contacts=typed_contacts)
+    overrides = {"lr": lr, "ema_decay": ema, "pose_weight": pose_weight, "group_weight": group_weight, "torsion_decoys": torsion_decoys,
+                 "max_decoys": max_decoys}
     try:
-        run_training(data, symmetry, out, epochs=epochs, seed=seed, log=console.print, device=device, cache=cache,
-                     time_budget_s=time_budget, model_config=ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior,
-                                                                       prior_overlap_cap=prior_overlap_cap or None,
-                                                                       typed_contacts=typed_contacts),
-                     name=name, train_overrides={"lr": lr, "ema_decay": ema, "pose_weight": pose_weight,
-                                                 "group_weight": group_weight, "torsion_decoys": torsion_decoys,
-                                                 "max_decoys": max_decoys})
+        if cv:
+            from dockscore.cv import run_cv
+
+            run_cv(data, out, k=cv, cv_seed=cv_seed, symmetry=symmetry, epochs=epochs, seed=seed, model_config=model_config,
+                   train_overrides=overrides, cache=cache, limit=limit, device=device, time_budget_s=time_budget, name=name, log=console.print)
+            return
+        run_training(data, symmetry, out, epochs=epochs, seed=seed, log=console.print, device=device, cache=cache, limit=limit,
+                     time_budget_s=time_budget, model_config=model_config, name=name, train_overrides=overrides)
     except (InputError, FileNotFoundError, ValueError) as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)

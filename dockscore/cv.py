@@ -1,0 +1,533 @@
+"""Protein-grouped cross-validation: the selection signal for model recipes.
+
+Why: one fixed validation split (77 complexes in ``models/split.json``) decides between recipes
+by differences smaller than its own sampling noise, and a split by UniProt id alone still leaks
+close homologues (HIV-1 protease of ten strains has ten UniProt ids). Here the CV pool (train +
+val of ``models/split.json``; ``test`` and ``fep_targets`` stay held out: never trained on, never
+used for a choice) is cut into protein groups, merged across near-identical pockets, and K folds
+over those groups test every pool complex exactly once. Each fold reports the model and, on the
+same test complexes, the baselines a model must beat: ligand heavy-atom count, the ligand-only
+ridge of ``bench/ligand_only.py``, and the Vina-typed prior alone (the model with its learned
+correction switched off). Figures carry bootstrap 95 % intervals (``dockscore.benchmark``).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import random
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dockscore.benchmark import compute_metrics
+
+ROOT = Path(__file__).resolve().parent.parent
+SPLIT_PATH = ROOT / "models" / "split.json"
+
+# Pocket similarity: residues of protein.pdb (amino acids, file order), cut into segments at chain
+# breaks and numbering gaps; two pockets are near-identical when at least MERGE_CONTAINMENT of the
+# smaller pocket's 5-residue windows occur in the other, and at least MIN_SHARED_KMERS of them.
+# Chosen on the pool's pairs: same-UniProt pairs have a median containment of 1.0; with k = 5 the
+# pairs of different proteins above 0.6 are orthologues and strain variants (CK2 alpha of maize and
+# human, HSP90 of yeast and human, FABP4 of mouse and human, HIV-1 protease strains, a GPCR filed
+# under its G protein), while family members (trypsin / factor Xa / kallikrein, HIV / RSV protease,
+# carbonic anhydrase 2 / 12) stay below it. Windows of 5 need ~90 % identity to survive (0.9^5 = 0.59).
+POCKET_KMER = 5
+MERGE_CONTAINMENT = 0.6
+MIN_SHARED_KMERS = 8
+UNKNOWN_UNIPROT = ("", "------")
+
+# The inference settings of the shipped dockscore-e3 (models/dockscore-e3.safetensors config): the
+# prior's soft core applied after training (bench/make_ensemble.py) and the pose score's prior weight
+# w = 2 (bench/pose_prior_weight.py). Fold models are also scored with them ("as shipped").
+SHIPPED_INFERENCE = {"prior_overlap_cap": 0.7, "pose_prior_weight": 2.0}
+
+_AMINO = {"ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G", "HIS": "H", "ILE": "I",
+          "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F", "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V",
+          "HID": "H", "HIE": "H", "HIP": "H", "CYX": "C", "MSE": "M", "ASH": "D", "GLH": "E", "LYN": "K"}
+
+
+# ----------------------------------------------------------------------------- protein groups
+
+def pocket_segments(pdb_path: str | Path) -> list[str]:
+    """One-letter residue strings of a pocket file, a new segment at each chain break or numbering gap."""
+    residues, seen = [], set()
+    with open(pdb_path) as handle:
+        for line in handle:
+            if not line.startswith(("ATOM", "HETATM")) or line[17:20].strip() not in _AMINO:
+                continue
+            key = (line[21], line[22:27])
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                residues.append((line[21], int(line[22:26]), _AMINO[line[17:20].strip()]))
+            except ValueError:
+                continue
+    segments, current, previous = [], "", None
+    for chain, number, letter in residues:
+        if previous is not None and (chain != previous[0] or number - previous[1] not in (0, 1)):
+            segments.append(current)
+            current = ""
+        current += letter
+        previous = (chain, number)
+    return segments + ([current] if current else [])
+
+
+def pocket_kmers(pdb_path: str | Path, k: int = POCKET_KMER) -> frozenset[str]:
+    return frozenset(s[i : i + k] for s in pocket_segments(pdb_path) for i in range(len(s) - k + 1))
+
+
+@dataclass(frozen=True)
+class GroupInput:
+    """What grouping reads of one complex."""
+
+    id: str
+    uniprot: str
+    name: str
+    kmers: frozenset[str] = frozenset()
+
+
+def read_group_inputs(pdbbind_root: str | Path, ids: list[str]) -> list[GroupInput]:
+    """UniProt id and protein name from ``index.csv``, pocket k-mers from each ``protein.pdb``."""
+    root = Path(pdbbind_root)
+    rows = {r["id"]: r for r in csv.DictReader(open(root / "index.csv"))}
+    return [GroupInput(i, rows[i]["uniprot"], rows[i]["protein_name"], pocket_kmers(root / i / "protein.pdb")) for i in ids]
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", " ", name.upper()).strip()
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[max(ra, rb)] = min(ra, rb)  # the smaller key is the root: deterministic
+        return True
+
+
+@dataclass
+class ProteinGroups:
+    """Complex id -> protein group after merging; ``n_uniprot``: groups before merging."""
+
+    group_of: dict[str, str]
+    n_uniprot: int
+    merges: list[dict] = field(default_factory=list)  # each merge of two groups: keys a, b, why
+
+    @property
+    def members(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for cid in sorted(self.group_of):
+            out.setdefault(self.group_of[cid], []).append(cid)
+        return out
+
+    def summary(self) -> dict:
+        sizes = sorted((len(v) for v in self.members.values()), reverse=True)
+        return {"complexes": len(self.group_of), "uniprot_groups": self.n_uniprot, "merged_groups": len(sizes),
+                "largest": sizes[:5], "singletons": sum(s == 1 for s in sizes), "merges": self.merges,
+                "rule": {"kmer": POCKET_KMER, "containment": MERGE_CONTAINMENT, "min_shared": MIN_SHARED_KMERS, "same_name": True}}
+
+
+def protein_groups(entries: list[GroupInput], containment: float = MERGE_CONTAINMENT, min_shared: int = MIN_SHARED_KMERS) -> ProteinGroups:
+    """UniProt groups, merged (union-find) when two share a protein name or two of their complexes
+    have near-identical pockets, so that no fold tests a close homologue of what it trained on."""
+    key = {e.id: (e.uniprot if e.uniprot not in UNKNOWN_UNIPROT else f"id:{e.id}") for e in entries}
+    uf = _UnionFind()
+    for k in key.values():
+        uf.find(k)
+    merges = []
+    by_name: dict[str, str] = {}
+    for e in sorted(entries, key=lambda e: e.id):
+        name = _name_key(e.name)
+        if not name:
+            continue
+        if name in by_name and uf.union(by_name[name], key[e.id]):
+            merges.append({"a": by_name[name], "b": key[e.id], "why": f"name {name}"})
+        by_name.setdefault(name, key[e.id])
+    ordered = sorted(entries, key=lambda e: e.id)
+    for n, a in enumerate(ordered):
+        for b in ordered[n + 1 :]:
+            if not a.kmers or not b.kmers or uf.find(key[a.id]) == uf.find(key[b.id]):
+                continue
+            shared = len(a.kmers & b.kmers)
+            if shared >= min_shared and shared / min(len(a.kmers), len(b.kmers)) >= containment:
+                uf.union(key[a.id], key[b.id])
+                merges.append({"a": key[a.id], "b": key[b.id], "why": f"pockets {a.id} {b.id}: {shared} shared {POCKET_KMER}-mers, "
+                               f"containment {shared / min(len(a.kmers), len(b.kmers)):.2f}"})
+    roots: dict[str, set[str]] = {}
+    for k in set(key.values()):
+        roots.setdefault(uf.find(k), set()).add(k)
+    label = {r: (min(ks) if len(ks) == 1 else f"{min(ks)}+{len(ks) - 1}") for r, ks in roots.items()}
+    return ProteinGroups({cid: label[uf.find(k)] for cid, k in key.items()}, len(set(key.values())), merges)
+
+
+# ----------------------------------------------------------------------------- folds
+
+def make_folds(group_of: dict[str, str], k: int, seed: int = 0) -> list[list[str]]:
+    """K folds of whole groups, balanced by complex count: groups in decreasing size (ties in a
+    seeded random order) each go to the fold with the fewest complexes so far. Deterministic for
+    a seed; every complex is in exactly one fold."""
+    groups: dict[str, list[str]] = {}
+    for cid in sorted(group_of):
+        groups.setdefault(group_of[cid], []).append(cid)
+    if k < 2 or k > len(groups):
+        raise ValueError(f"{k} folds need 2 to {len(groups)} (the number of protein groups)")
+    order = sorted(groups)
+    random.Random(seed).shuffle(order)
+    order.sort(key=lambda g: -len(groups[g]))  # stable: equal sizes keep the seeded order
+    folds: list[list[str]] = [[] for _ in range(k)]
+    for g in order:
+        min(folds, key=len).extend(groups[g])
+    return [sorted(f) for f in folds]
+
+
+def inner_validation(train_ids: list[str], group_of: dict[str, str], frac: float, seed: int) -> tuple[list[str], list[str]]:
+    """Carve whole groups (about ``frac`` of the complexes) out of a fold's training ids for the
+    recipe's epoch choice, so that nothing about the test fold is chosen on the test fold."""
+    groups: dict[str, list[str]] = {}
+    for cid in sorted(train_ids):
+        groups.setdefault(group_of[cid], []).append(cid)
+    order = sorted(groups)
+    random.Random(seed).shuffle(order)
+    target, val = frac * len(train_ids), []
+    for g in order:
+        if len(val) >= target:
+            break
+        if len(val) + len(groups[g]) <= 1.5 * target or not val:
+            val.extend(groups[g])
+    chosen = set(val)
+    return sorted(i for i in train_ids if i not in chosen), sorted(val)
+
+
+# ----------------------------------------------------------------------------- metrics
+
+@dataclass
+class Prediction:
+    """One scorer's numbers for one test complex: the crystal pose's score (and pose score, which
+    chooses among poses) and its docked decoys' pose scores with their RMSD."""
+
+    id: str
+    pK: float
+    score: float
+    pose_score: float | None = None
+    decoys: list[tuple[float, float]] = field(default_factory=list)  # (pose score, rmsd)
+
+
+def metrics(preds: list[Prediction], group_of: dict[str, str], n_boot: int = 1000) -> dict:
+    """Scoring Pearson R (bootstrap over protein groups), within-protein Spearman rho (mean over
+    groups with >= 3 ligands) and docking top-1 < 2 A with the crystal pose included and excluded
+    (over complexes with decoys), all by :func:`dockscore.benchmark.compute_metrics`."""
+    rows = []
+    for n, p in enumerate(preds):
+        rows.append({"row": n, "group": group_of[p.id], "kind": "", "name": p.id, "index": 0, "score": p.score,
+                     "pose_score": None, "activity": p.pK, "rmsd": None})
+        if p.decoys:  # docking: one group per complex (its crystal pose and its decoys)
+            native = p.pose_score if p.pose_score is not None else p.score
+            rows.append({"row": n, "group": f"dock:{p.id}", "kind": "crystal", "name": p.id, "index": 0, "score": native,
+                         "pose_score": native, "activity": None, "rmsd": 0.0})
+            rows.extend({"row": n, "group": f"dock:{p.id}", "kind": "decoys", "name": p.id, "index": j + 1, "score": s,
+                         "pose_score": s, "activity": None, "rmsd": r} for j, (s, r) in enumerate(p.decoys))
+    out = compute_metrics(rows, n_boot=n_boot)
+    out.pop("n_poses", None)
+    out.pop("n_scored", None)
+    out.get("ranking", {}).pop("per_group", None)
+    return {"n": len(preds), **out}
+
+
+def headline(m: dict) -> dict:
+    """The figures of a metrics dict a table shows."""
+    sc, rk, dk = m.get("scoring", {}), m.get("ranking", {}), m.get("docking", {})
+    return {"n": m.get("n"), "pearson": sc.get("pearson"), "pearson_ci95": sc.get("ci95"),
+            "ranking_rho": rk.get("mean_spearman"), "ranking_ci95": rk.get("ci95"), "ranking_groups": rk.get("n_groups"),
+            "dock_excl": dk.get("top1_native_excluded"), "dock_excl_ci95": dk.get("ci95_excluded"), "dock_excl_n": dk.get("n_excluded"),
+            "dock_incl": dk.get("top1_native_included"), "dock_incl_ci95": dk.get("ci95_included"), "dock_incl_n": dk.get("n_included")}
+
+
+# ----------------------------------------------------------------------------- scorers
+
+def model_predictions(model, complexes: list) -> list[Prediction]:
+    """A trained model's scores (``dockscore.train.predict``) as predictions."""
+    from dockscore.train import predict
+
+    pred = predict(model, complexes)
+    return [Prediction(c.id, c.pK, pred["native"][c.id], pred["native_pose"][c.id], pred["decoys"].get(c.id, [])) for c in complexes]
+
+
+def prior_predictions(complexes: list, symmetry: str = "e3", prior_overlap_cap: float | None = None) -> list[Prediction]:
+    """The Vina-typed prior alone (with the fixed hard-clash term): an untrained model under
+    :func:`dockscore.model.learned_correction_off`. It has no parameters to fit, so one pass serves
+    every fold; a trained model's prior-only score is a positive linear map of it (same ranks)."""
+    from dockscore.model import DockScoreModel, ModelConfig, learned_correction_off
+
+    torch.manual_seed(0)
+    model = DockScoreModel(ModelConfig(symmetry=symmetry, vina_prior=1.0, prior_overlap_cap=prior_overlap_cap))
+    with learned_correction_off(model):
+        return model_predictions(model, complexes)
+
+
+def heavy_atom_predictions(train: list, test: list) -> list[Prediction]:
+    """Ligand heavy-atom count, linearly fitted to pK on the training folds (its sign included).
+    Every pose of a ligand gets the same score, so its docking figure is the random-pick rate."""
+    a, b = np.polyfit([c.heavy_atoms for c in train], [c.pK for c in train], 1)
+    out = []
+    for c in test:
+        s = float(a * c.heavy_atoms + b)
+        out.append(Prediction(c.id, c.pK, s, s, [(s, r) for _, r in c.decoys]))
+    return out
+
+
+def _ligand_only_module():
+    path = ROOT / "bench" / "ligand_only.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("dockscore_bench_ligand_only", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ligand_descriptors(pdbbind_root: str | Path, ids: list[str]) -> dict[str, np.ndarray] | None:
+    """``bench/ligand_only.py``'s RDKit 2D descriptors of each crystal ligand (None without bench/)."""
+    from rdkit import Chem
+
+    module = _ligand_only_module()
+    if module is None:
+        return None
+    root = Path(pdbbind_root)
+    return {i: module.descriptors(Chem.MolFromMolFile(str(root / i / "ligand.sdf"), removeHs=False)) for i in ids}
+
+
+def ridge_predictions(train: list, test: list, features: dict[str, np.ndarray], group_of: dict[str, str], seed: int = 0) -> tuple[list[Prediction], float]:
+    """The ligand-only ridge, fitted on the training folds; its penalty chosen by Pearson R pooled
+    over an inner grouped 4-fold split of those training complexes (never on the test fold)."""
+    module = _ligand_only_module()
+    X = lambda cs: np.stack([features[c.id] for c in cs])  # noqa: E731
+    y = lambda cs: np.array([c.pK for c in cs])  # noqa: E731
+    by_id = {c.id: c for c in train}
+    n_groups = len({group_of[c.id] for c in train})
+    inner = make_folds({c.id: group_of[c.id] for c in train}, min(4, n_groups), seed) if n_groups >= 2 else []
+    best, best_alpha = -np.inf, module.ALPHAS[len(module.ALPHAS) // 2]  # the middle penalty when there is nothing to choose on
+    for alpha in module.ALPHAS if inner else ():
+        pred, true = [], []
+        for fold in inner:
+            held = set(fold)
+            fit = [c for c in train if c.id not in held]
+            test_in = [by_id[i] for i in fold]
+            pred.extend(module.LigandOnlyRidge(alpha).fit(X(fit), y(fit)).predict(X(test_in)))
+            true.extend(y(test_in))
+        r = np.nan_to_num(np.corrcoef(pred, true)[0, 1], nan=-1.0) if len(pred) > 2 else -1.0
+        if r > best:
+            best, best_alpha = r, alpha
+    p = module.LigandOnlyRidge(best_alpha).fit(X(train), y(train)).predict(X(test))
+    return [Prediction(c.id, c.pK, float(s), float(s), [(float(s), r) for _, r in c.decoys]) for c, s in zip(test, p)], best_alpha
+
+
+# ----------------------------------------------------------------------------- the driver
+
+SCORERS = {  # name -> what it is (table order)
+    "dockscore": "fold model as trained (no soft core, pose score w = 1)",
+    "dockscore_shipped": "fold model with the shipped inference settings (prior soft core 0.7 A, pose score w = 2)",
+    "vina_prior": "Vina-typed prior alone (+ hard clash), learned correction off, no soft core",
+    "vina_prior_cap0.7": "Vina-typed prior alone, 0.7 A soft core",
+    "heavy_atoms": "ligand heavy-atom count, linear fit on the training folds",
+    "ligand_ridge": "ligand-only ridge (bench/ligand_only.py descriptors), fit on the training folds",
+}
+
+
+def _pred_to_json(preds: list[Prediction]) -> list[dict]:
+    return [asdict(p) for p in preds]
+
+
+def _pred_from_json(rows: list[dict]) -> list[Prediction]:
+    return [Prediction(r["id"], r["pK"], r["score"], r["pose_score"], [tuple(d) for d in r["decoys"]]) for r in rows]
+
+
+def _fmt(value, ci=None, digits: int = 3) -> str:
+    if value is None or value != value:
+        return "-"
+    text = f"{value:.{digits}f}"
+    if ci and ci[0] == ci[0]:
+        text += f" [{ci[0]:.{digits - 1}f}, {ci[1]:.{digits - 1}f}]"
+    return text
+
+
+def write_tables(report: dict, out_dir: Path, stem: str = "cv") -> None:
+    """STEM.json (everything), STEM.md and STEM.csv (pooled headline figures per scorer, and per fold)."""
+    out_dir = Path(out_dir)
+    (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    folds = report["folds"]
+    title = "baselines" if "symmetry" not in report["recipe"] else f"{len(folds)} of {report['cv']['k']} folds done"
+    lines = [f"# {report['cv']['k']}-fold protein-grouped CV ({title})", "",
+             f"Pool: {report['cv']['pool']} complexes (train + val of models/split.json; test and fep_targets held out), "
+             f"{report['cv']['grouping']['merged_groups']} protein groups after merging {report['cv']['grouping']['uniprot_groups']} "
+             f"UniProt groups. " + (f"Recipe: {report['recipe']['symmetry']}, {report['recipe']['epochs']} epochs, seed {report['recipe']['seed']}; "
+                                    f"epochs chosen on an inner validation of {report['cv']['inner_val_frac']:.0%} of each fold's training groups."
+                                    if "symmetry" in report["recipe"] else "Baselines only (no training)."), "",
+             "| scorer | Pearson R [95 %] | R per fold | within-protein rho [95 %] (groups) | docking top-1, native excluded [95 %] (n) | native included |",
+             "|---|---|---|---|---|---|"]
+    csv_rows = []
+    for name in SCORERS:
+        if name not in report["pooled"]:
+            continue
+        h = headline(report["pooled"][name])
+        per_fold = [f.get("metrics", {}).get(name, {}).get("scoring", {}).get("pearson") for f in folds]
+        lines.append(f"| {name} | {_fmt(h['pearson'], h['pearson_ci95'])} | {' '.join(_fmt(r, digits=2) for r in per_fold)} | "
+                     f"{_fmt(h['ranking_rho'], h['ranking_ci95'])} ({h['ranking_groups']}) | "
+                     f"{_fmt(h['dock_excl'], h['dock_excl_ci95'])} ({h['dock_excl_n']}) | {_fmt(h['dock_incl'], h['dock_incl_ci95'])} ({h['dock_incl_n']}) |")
+        csv_rows.append({"scorer": name, "fold": "pooled", **h})
+        for f in folds:
+            if name in f.get("metrics", {}):
+                csv_rows.append({"scorer": name, "fold": f["fold"], **headline(f["metrics"][name])})
+    lines += ["", *(f"- {k}: {v}" for k, v in SCORERS.items() if k in report["pooled"]), ""]
+    (out_dir / f"{stem}.md").write_text("\n".join(lines))
+    with open(out_dir / f"{stem}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(csv_rows[0]) if csv_rows else ["scorer"])
+        writer.writeheader()
+        for row in csv_rows:
+            writer.writerow({k: (json.dumps(v) if isinstance(v, (list, tuple)) else v) for k, v in row.items()})
+
+
+def _pool_metrics(folds: list[dict], preds: dict[str, dict[int, list[Prediction]]], group_of: dict[str, str], n_boot: int = 1000) -> dict:
+    """Metrics of every scorer over the test complexes of the folds done (each scored by its fold's fit)."""
+    done = [f["fold"] for f in folds]
+    return {name: metrics([p for k in done for p in by_fold[k]], group_of, n_boot)
+            for name, by_fold in preds.items() if by_fold and all(k in by_fold for k in done)}
+
+
+def cv_pool(complexes: list, split_path: Path = SPLIT_PATH) -> list:
+    """The complexes of train + val of the split file, by id; its test and fep_targets stay out."""
+    split = json.loads(Path(split_path).read_text())
+    wanted = (set(split["train"]) | set(split["val"])) - set(split["test"]) - set(split["fep_targets"])
+    return sorted((c for c in complexes if c.id in wanted), key=lambda c: c.id)
+
+
+def baseline_predictions(pool: list, folds: list[list[str]], group_of: dict[str, str], pdbbind_root: Path, symmetry: str = "e3",
+                         seed: int = 0) -> tuple[dict[str, dict[int, list[Prediction]]], dict[int, float]]:
+    """Each baseline's predictions on each test fold (fitted, where they fit, on the other folds'
+    groups), and the ridge penalty chosen per fold."""
+    by_id = {c.id: c for c in pool}
+    cap = SHIPPED_INFERENCE["prior_overlap_cap"]
+    prior = {name: {p.id: p for p in prior_predictions(pool, symmetry, c)} for name, c in (("vina_prior", None), ("vina_prior_cap0.7", cap))}
+    features = ligand_descriptors(pdbbind_root, [c.id for c in pool])
+    preds: dict[str, dict[int, list[Prediction]]] = {"vina_prior": {}, "vina_prior_cap0.7": {}, "heavy_atoms": {}}
+    if features is not None:
+        preds["ligand_ridge"] = {}
+    alphas = {}
+    for f, fold in enumerate(folds):
+        test_groups = {group_of[i] for i in fold}
+        fit = [c for c in pool if group_of[c.id] not in test_groups]
+        test = [by_id[i] for i in fold]
+        for name in prior:
+            preds[name][f] = [prior[name][i] for i in fold]
+        preds["heavy_atoms"][f] = heavy_atom_predictions(fit, test)
+        if features is not None:
+            preds["ligand_ridge"][f], alphas[f] = ridge_predictions(fit, test, features, group_of, seed)
+    return preds, alphas
+
+
+def _report(recipe: dict, k: int, cv_seed: int, pool: list, folds: list[list[str]], grouping: ProteinGroups, inner_val_frac: float,
+            scorers: list[str]) -> dict:
+    return {"recipe": recipe,
+            "cv": {"k": k, "seed": cv_seed, "pool": len(pool), "held_out": ["test", "fep_targets"], "inner_val_frac": inner_val_frac,
+                   "fold_sizes": [len(f) for f in folds], "grouping": {key: v for key, v in grouping.summary().items() if key != "merges"}},
+            "scorers": {n: SCORERS[n] for n in scorers}, "folds": [], "pooled": {}}
+
+
+def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int = 0, symmetry: str = "e3", epochs: int = 16,
+           seed: int = 0, model_config=None, train_overrides: dict | None = None, cache: Path | None = None, limit: int | None = None,
+           device: str = "cpu", time_budget_s: float | None = None, name: str | None = None, inner_val_frac: float = 0.1,
+           split_path: Path = SPLIT_PATH, n_boot: int = 1000, log=print) -> dict:
+    """Train one model per fold with the given recipe, score its test fold, and write ``fold<f>/``
+    (checkpoint, metrics with the training history, predictions) and the CV table (cv.json, cv.md,
+    cv.csv) after every fold; the baselines' table (baselines.*) is written before any training.
+    A fold whose predictions.json exists is read, not retrained (resume after an interruption)."""
+    from dockscore.checkpoint import save_model
+    from dockscore.model import ModelConfig
+    from dockscore.train import TrainConfig, calibrate, load_training_complexes, train
+
+    data_root, out_dir = Path(data_root), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_config = model_config or ModelConfig(symmetry=symmetry)
+    complexes = load_training_complexes(data_root, model_config.graph_settings(), cache, limit, log)
+    pool = cv_pool(complexes, split_path)
+    by_id = {c.id: c for c in pool}
+    t0 = time.time()
+    grouping = protein_groups(read_group_inputs(data_root / "pdbbind", [c.id for c in pool]))
+    group_of = grouping.group_of
+    folds = make_folds(group_of, k, cv_seed)
+    log(f"CV pool {len(pool)} complexes: {grouping.n_uniprot} UniProt groups -> {len(grouping.members)} after merging "
+        f"({len(grouping.merges)} merges); fold sizes {[len(f) for f in folds]} ({time.time() - t0:.0f} s)")
+    (out_dir / "folds.json").write_text(json.dumps({"k": k, "seed": cv_seed, "folds": folds, "group_of": group_of,
+                                                    "grouping": grouping.summary()}, indent=1))
+
+    t0 = time.time()  # baselines first: they need no training, and their table exists even if a fold fails
+    baselines, alphas = baseline_predictions(pool, folds, group_of, data_root / "pdbbind", symmetry, cv_seed)
+    table = _report({"baselines_only": True}, k, cv_seed, pool, folds, grouping, 0.0, list(baselines))
+    table["folds"] = [{"fold": f, "test": len(fold), "ridge_alpha": alphas.get(f),
+                       "metrics": {n: metrics(by_fold[f], group_of, n_boot) for n, by_fold in baselines.items()}} for f, fold in enumerate(folds)]
+    table["pooled"] = _pool_metrics(table["folds"], baselines, group_of, n_boot)
+    write_tables(table, out_dir, "baselines")
+    log(f"baselines scored ({time.time() - t0:.0f} s): {out_dir / 'baselines.md'}")
+
+    cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
+    preds: dict[str, dict[int, list[Prediction]]] = {"dockscore": {}, "dockscore_shipped": {}, **baselines}
+    report = _report({"symmetry": symmetry, "epochs": epochs, "seed": seed, "train_config": dict(cfg.__dict__),
+                      "model_config": model_config.to_dict()}, k, cv_seed, pool, folds, grouping, inner_val_frac, list(preds))
+    name = name or f"dockscore-{symmetry}"
+    for f, fold in enumerate(folds):
+        fold_dir = out_dir / f"fold{f}"
+        test = [by_id[i] for i in fold]
+        test_groups = {group_of[i] for i in fold}
+        train_ids, val_ids = inner_validation([c.id for c in pool if group_of[c.id] not in test_groups], group_of, inner_val_frac,
+                                              cv_seed * 1000 + f)
+        saved = fold_dir / "predictions.json"
+        if saved.exists():
+            stored = json.loads(saved.read_text())
+            preds["dockscore"][f] = _pred_from_json(stored["dockscore"])
+            preds["dockscore_shipped"][f] = _pred_from_json(stored["dockscore_shipped"])
+            info = stored["info"]
+            log(f"fold {f}: read {saved}")
+        else:
+            log(f"fold {f}: train {len(train_ids)}, inner val {len(val_ids)}, test {len(fold)} complexes")
+            t0 = time.time()
+            model, info = train(complexes, {"train": train_ids, "val": val_ids}, cfg, model_config, fold_dir, log=log, device=device)
+            info["calibration"] = calibrate(model, [by_id[i] for i in train_ids])
+            save_model(model, fold_dir / f"{name}.safetensors", extra={"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed,
+                                                                       "epochs": epochs, "best_epoch": info["best_epoch"]})
+            preds["dockscore"][f] = model_predictions(model, test)
+            model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])  # the saved checkpoint stays as trained
+            model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
+            preds["dockscore_shipped"][f] = model_predictions(model, test)
+            info = {"best_epoch": info["best_epoch"], "epochs_run": info["epochs_run"], "calibration": info["calibration"],
+                    "history": info["history"], "train_seconds": time.time() - t0}
+            (fold_dir / f"{name}.metrics.json").write_text(json.dumps({"train_ids": train_ids, "inner_val_ids": val_ids, "test_ids": fold,
+                                                                       **info}, indent=1))
+            saved.write_text(json.dumps({"dockscore": _pred_to_json(preds["dockscore"][f]),
+                                         "dockscore_shipped": _pred_to_json(preds["dockscore_shipped"][f]), "info": info}))
+        report["folds"].append({"fold": f, "test": len(fold), "train": len(train_ids), "inner_val": len(val_ids),
+                                "best_epoch": info["best_epoch"], "ridge_alpha": alphas.get(f),
+                                "metrics": {n: metrics(by_fold[f], group_of, n_boot) for n, by_fold in preds.items()}})
+        report["pooled"] = _pool_metrics(report["folds"], preds, group_of, n_boot)
+        write_tables(report, out_dir)
+        h = headline(report["folds"][-1]["metrics"]["dockscore"])
+        log(f"fold {f}: R {_fmt(h['pearson'])}, within-protein rho {_fmt(h['ranking_rho'])}, docking top-1 {_fmt(h['dock_excl'])} "
+            f"(cv table: {out_dir / 'cv.md'})")
+    return report

@@ -1,0 +1,136 @@
+"""Protein-grouped cross-validation: merged groups never straddle folds, every complex is tested
+once, folds are deterministic, intervals contain their estimates, the prior-alone switch, and a
+one-epoch run of `dockscore train --cv` on a few real complexes."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from dockscore.cv import GroupInput, Prediction, headline, inner_validation, make_folds, metrics, protein_groups
+from dockscore.model import TERM_NAMES, DockScoreModel, ModelConfig, learned_correction_off
+
+from .conftest import ROOT
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def _kmers(seed: int, n: int = 20) -> frozenset[str]:
+    rng = random.Random(seed)
+    return frozenset("".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(5)) for _ in range(n))
+
+
+def _entries() -> list[GroupInput]:
+    shared = _kmers(1)
+    half = frozenset(list(shared)[:10]) | _kmers(2, 10)  # containment 0.5: below the threshold
+    return [
+        GroupInput("a1", "U1", "Kinase X", shared), GroupInput("a2", "U1", "Kinase X", _kmers(3)),
+        GroupInput("b1", "U2", "kinase x (mouse)", _kmers(4)),  # other name, other pocket
+        GroupInput("c1", "U3", "Something", shared),  # near-identical pocket to a1: merged with U1
+        GroupInput("d1", "U4", "KINASE-X", _kmers(5)),  # same name once normalised: merged with U1
+        GroupInput("e1", "------", "", _kmers(6)), GroupInput("e2", "------", "", _kmers(7)),  # no UniProt: one group each
+        GroupInput("f1", "U5", "Other", half),
+    ]
+
+
+def test_groups_merge_by_name_and_pocket_not_by_chance():
+    groups = protein_groups(_entries())
+    g = groups.group_of
+    assert g["a1"] == g["a2"] == g["c1"] == g["d1"]
+    assert len({g["b1"], g["a1"], g["e1"], g["e2"], g["f1"]}) == 5
+    assert groups.n_uniprot == 7 and len(groups.members) == 5
+    assert {m["why"].split()[0] for m in groups.merges} == {"name", "pockets"}
+
+
+def _synthetic_groups(n_groups: int = 40, seed: int = 0) -> dict[str, str]:
+    rng = random.Random(seed)
+    return {f"g{g}_{i}": f"G{g}" for g in range(n_groups) for i in range(rng.choice([1, 1, 2, 3, 8]))}
+
+
+def test_folds_keep_groups_whole_test_each_complex_once_and_are_deterministic():
+    group_of = _synthetic_groups()
+    folds = make_folds(group_of, 5, seed=3)
+    flat = [i for f in folds for i in f]
+    assert sorted(flat) == sorted(group_of) and len(flat) == len(set(flat))
+    fold_of = {i: k for k, f in enumerate(folds) for i in f}
+    for g in set(group_of.values()):
+        assert len({fold_of[i] for i in group_of if group_of[i] == g}) == 1
+    sizes = [len(f) for f in folds]
+    assert max(sizes) - min(sizes) <= 8  # balanced to within the largest group
+    assert make_folds(dict(reversed(list(group_of.items()))), 5, seed=3) == folds  # order of input does not matter
+    assert make_folds(group_of, 5, seed=4) != folds
+    with pytest.raises(ValueError):
+        make_folds(group_of, 1)
+    train = [i for f in folds[1:] for i in f]
+    fit, val = inner_validation(train, group_of, 0.1, seed=0)
+    assert sorted(fit + val) == sorted(train) and val
+    assert not {group_of[i] for i in fit} & {group_of[i] for i in val}
+
+
+def test_metrics_and_intervals_contain_the_estimate():
+    rng = np.random.default_rng(0)
+    group_of, preds = {}, []
+    for g in range(12):
+        for j in range(5):
+            cid = f"c{g}_{j}"
+            group_of[cid] = f"G{g}"
+            pk = rng.normal(6, 1.5)
+            decoys = [(float(rng.normal(0, 1)), float(r)) for r in (0.8, 3.0, 5.0)]
+            preds.append(Prediction(cid, float(pk), float(pk + rng.normal(0, 1.0)), 1.0, decoys))
+    m = headline(metrics(preds, group_of, n_boot=200))
+    for value, ci in ((m["pearson"], m["pearson_ci95"]), (m["ranking_rho"], m["ranking_ci95"]), (m["dock_excl"], m["dock_excl_ci95"]),
+                      (m["dock_incl"], m["dock_incl_ci95"])):
+        assert ci[0] <= value <= ci[1]
+    assert m["n"] == 60 and m["ranking_groups"] == 12 and m["dock_excl_n"] == 60
+    assert 0.5 < m["pearson"] < 0.95
+
+
+def test_learned_correction_off_leaves_only_the_fixed_terms():
+    from torch_geometric.data import Batch
+
+    from dockscore.graph import PreparedLigand, PreparedProtein, build_complex_graph
+    from dockscore.io.ligands import iter_ligands
+    from dockscore.io.protein import read_protein
+
+    from .conftest import LIGAND_1S3V, PROTEIN_1S3V
+
+    torch.manual_seed(0)
+    model = DockScoreModel(ModelConfig(vina_prior=1.0)).eval()
+    protein = PreparedProtein.from_protein(read_protein(PROTEIN_1S3V))
+    ligand = PreparedLigand.from_mol(next(iter_ligands(LIGAND_1S3V)).mol)
+    batch = Batch.from_data_list([build_complex_graph(protein, ligand, model.config.graph_settings())])
+    with torch.no_grad():
+        s, v = model.encode_protein(protein.x, protein.pos, protein.bond_index)
+        before = model(batch, s, v)
+        with learned_correction_off(model):
+            off = model(batch, s, v)
+        after = model(batch, s, v)
+    fixed = [TERM_NAMES.index("hard_clash"), TERM_NAMES.index("vina_prior")]
+    assert torch.equal(before["score"], after["score"])
+    assert float(off["terms"][:, : len(TERM_NAMES) - 2].abs().sum()) == 0.0
+    assert torch.allclose(off["score"], off["terms"][:, fixed].sum(-1) + model.offset)
+    assert not torch.allclose(off["score"], before["score"])
+
+
+@pytest.mark.skipif(not (DATA / "pdbbind" / "index.csv").exists(), reason="needs ../shared/data/pdbbind")
+def test_cv_driver_smoke(tmp_path):
+    """What `dockscore train --cv 2 --epochs 1 --limit 20` runs (fewer bootstrap draws: speed)."""
+    from dockscore.cv import run_cv
+    from dockscore.model import ModelConfig
+
+    out = tmp_path / "cv"
+    report = run_cv(DATA, out, k=2, epochs=1, limit=20, model_config=ModelConfig(vina_prior=1.0), n_boot=50, log=lambda *a: None,
+                    train_overrides={"ema_decay": 0.99, "pose_weight": 1.0, "group_weight": 1.0, "torsion_decoys": True})
+    folds = json.loads((out / "folds.json").read_text())
+    tested = [i for f in folds["folds"] for i in f]
+    split = json.loads((ROOT / "models" / "split.json").read_text())
+    assert len(tested) == len(set(tested)) == report["cv"]["pool"] > 0
+    assert not set(tested) & (set(split["test"]) | set(split["fep_targets"]))
+    assert [f["fold"] for f in report["folds"]] == [0, 1]
+    assert {"dockscore", "dockscore_shipped", "vina_prior", "heavy_atoms"} <= set(report["pooled"])
+    assert (out / "fold0" / "dockscore-e3.safetensors").exists() and (out / "cv.md").exists() and (out / "baselines.md").exists()
+    assert json.loads((out / "cv.json").read_text())["cv"]["k"] == 2
