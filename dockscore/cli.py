@@ -152,7 +152,7 @@ def rank(
     ranked by that pose's score (predicted pK, higher = tighter binding). Resumable; every core, a GPU or a Ray cluster."""
     import os
 
-    from dockscore.rank import CHOICE_RULE, ScorerSpec, library_files, rank_library, write_ranking
+    from dockscore.rank import CHOICE_RULE, ScorerSpec, ScoreTask, library_files, write_ranking
     from dockscore.report import check_outputs
 
     if symmetry not in ("e3", "se3"):
@@ -191,7 +191,7 @@ def rank(
 
     run = None
     if not from_store:
-        run = _run_ranking(spec, ligands, store, group_by, jobs, device, ray, progress_every)
+        run = _run_library(spec, ligands, store, ScoreTask(group_by), jobs, device, ray, progress_every)
         if run is None:
             raise typer.Exit(1)
         if run.interrupted:
@@ -235,35 +235,35 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _run_ranking(spec, ligands, store, group_by, jobs, device, ray, progress_every):
-    """rank_library with a rich bar on a terminal, or a plain line every ``progress_every`` s in a log."""
+def _run_library(spec, ligands, store, task, jobs, device, ray, progress_every, noun="poses"):
+    """run_library with a rich bar on a terminal, or a plain line every ``progress_every`` s in a log."""
     import time
 
     from rich.progress import DownloadColumn, TimeRemainingColumn
 
-    from dockscore.rank import rank_library
+    from dockscore.rank import run_library
 
     state = {"last": time.perf_counter(), "t0": time.perf_counter()}
-    bar = Progress(TextColumn("ranking"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[poses]} poses, {task.fields[rate]}"),
+    bar = Progress(TextColumn("working"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[poses]} " + noun + ", {task.fields[rate]}"),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=errors, transient=True, disable=not errors.is_terminal)
 
     def on_progress(done: int, total: int, poses: int) -> None:
         now = time.perf_counter()
-        rate = f"{poses / (now - state['t0']):.0f} poses/s" if poses else "starting"
-        bar.update(task, completed=done, total=total or None, poses=poses, rate=rate)
+        rate = f"{poses / (now - state['t0']):.1f} {noun}/s" if poses else "starting"
+        bar.update(bar_task, completed=done, total=total or None, poses=poses, rate=rate)
         if not errors.is_terminal and now - state["last"] >= progress_every:
             state["last"] = now
             share = f"{100 * done / total:.0f} % of input bytes" if total else ""
-            errors.print(f"progress: {poses} poses scored, {share}, {rate}, {now - state['t0']:.0f} s", markup=False, highlight=False)
+            errors.print(f"progress: {poses} {noun} done, {share}, {rate}, {now - state['t0']:.0f} s", markup=False, highlight=False)
 
     def on_error(message: str) -> None:
         bar.console.print(message, markup=False, highlight=False)
 
     try:
         with bar:
-            task = bar.add_task("ranking", total=None, poses=0, rate="starting")
-            return rank_library(spec, ligands, store, group_by=group_by, jobs=jobs, device=device, ray_address=ray,
-                                on_error=on_error, on_progress=on_progress)
+            bar_task = bar.add_task("working", total=None, poses=0, rate="starting")
+            return run_library(spec, ligands, store, task, jobs=jobs, device=device, ray_address=ray,
+                               on_error=on_error, on_progress=on_progress)
     except InputError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         return None
@@ -295,73 +295,127 @@ def _records(paths: list[Path]):
 
 @app.command()
 def enantiomers(
-    protein: Path = typer.Argument(..., help="Receptor (PDB/mmCIF)."),
-    ligands: list[Path] = typer.Argument(..., help="Posed ligands (SDF/SDF.gz/MOL2)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="SDF with the optimised pose of every form."),
-    summary: Optional[Path] = typer.Option(None, "--summary", help="CSV summary (name, input_score, enantiomer_score, delta, preferred, flagged, ...)."),
-    symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3 or se3 (see README: which mode sees handedness how)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint; default: the shipped model for --symmetry."),
+    protein: Path = typer.Argument(..., help="Receptor: PDB or mmCIF (optionally .gz)."),
+    ligands: list[Path] = typer.Argument(..., help="Posed ligands: SDF, SDF.gz or MOL2 files, directories and glob patterns."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Main output: NAME.csv, one row per ligand (scores in pK, delta, preferred form, flag); NAME.sdf[.gz] is taken as --poses."),
+    summary: Optional[Path] = typer.Option(None, "--summary", help="The summary CSV (the older spelling of -o NAME.csv)."),
+    poses: Optional[Path] = typer.Option(None, "--poses", help="SDF (or .sdf.gz) with the optimised pose of every form and its dockscore_* properties."),
+    symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (sees handedness)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
+    protocol: str = typer.Option("anchored", "--protocol", help="Where the search starts. anchored: the input form at its own pose, the enantiomer at its mirror images. symmetric: both forms from the same envelope-keeping placements (the input's pose and its 180-degree turns; their inversions), so the starts do not depend on which hand was given."),
     stereoisomers: str = typer.Option("enantiomer", "--stereoisomers", help="'enantiomer' (all centres inverted) or 'all' (every stereoisomer, up to --max-isomers)."),
     max_isomers: int = typer.Option(8, "--max-isomers", min=2, help="Cap on forms per ligand with --stereoisomers all."),
-    starts: int = typer.Option(4, "--starts", min=1, help="Optimisation starts per form (the enantiomer's include mirror images through the 3 principal planes)."),
-    steps: int = typer.Option(50, "--steps", min=0, help="Gradient steps per start (rigid body + torsions)."),
+    starts: int = typer.Option(4, "--starts", min=1, help="Optimisation starts per form."),
+    steps: int = typer.Option(6, "--steps", min=0, help="Model steps per start (rigid body + torsions), after the coarse steps; a start that stops improving for 2 steps stops."),
+    coarse_steps: int = typer.Option(30, "--coarse-steps", min=0, help="Steps per start under the Vina-typed prior alone first (cheap: no network)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the perturbed starts."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Worker processes (0 = one per CPU core), as in rank. Results do not depend on it."),
+    device: str = typer.Option("cpu", "--device", help="cpu, or cuda[:N] (the comparisons run in this process on the device)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run the workers on a Ray cluster: its address, 'auto' or 'local'. Needs pip install 'dockscore[ray]'."),
+    store: Optional[Path] = typer.Option(None, "--store", help="SQLite results store for a long run (what --resume continues); default: a temporary one."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run --store holds: ligands already compared are skipped."),
+    progress_every: float = typer.Option(30.0, "--progress-every", min=1.0, help="Seconds between progress lines when stderr is not a terminal."),
+    show: int = typer.Option(20, "--show", min=0, help="Rows shown on the terminal (0 = none)."),
 ) -> None:
     """Does the pocket prefer one hand? Optimise each form's pose under the model and compare best scores (pK).
 
-    A difference is flagged when it exceeds 2x the spread of optimised scores across starts (floor 0.25 pK)."""
+    A difference is flagged when it exceeds 2x the spread of optimised scores across starts (floor 0.25 pK);
+    the flag's measured precision on held-out crystal complexes is printed with the results."""
     import csv
+    import json
+    import os
+    import shutil
+    import tempfile
 
-    from dockscore.enantiomers import SUMMARY_COLUMNS, compare_stereoisomers, form_mol, summary_row
+    from dockscore.enantiomers import PROTOCOLS, SUMMARY_COLUMNS, flag_precision_note
+    from dockscore.rank import CompareTask, ScorerSpec, library_files
+    from dockscore.report import AtomicOutput
+    from dockscore.store import ResultStore
 
-    from dockscore.report import AtomicOutput, PartialSDWriter
-
-    if stereoisomers not in ("enantiomer", "all"):
-        errors.print(f"error: --stereoisomers must be enantiomer or all, not {stereoisomers!r}")
+    for value, allowed, name in ((stereoisomers, ("enantiomer", "all"), "--stereoisomers"), (protocol, PROTOCOLS, "--protocol"),
+                                 (symmetry, ("e3", "se3"), "--symmetry")):
+        if value not in allowed:
+            errors.print(f"error: {name} must be {' or '.join(allowed)}, not {value!r}")
+            raise typer.Exit(2)
+    if not (device == "cpu" or device.startswith("cuda")):
+        errors.print(f"error: --device must be cpu or cuda[:N], not {device!r}")
         raise typer.Exit(2)
-    _guard_outputs([output, summary], [protein, *ligands, model])
-    scorer = _open_scorer(protein, model, symmetry)
-    writer = PartialSDWriter(output) if output else None
-    summary_out = AtomicOutput(summary) if summary else None
-    csv_handle = summary_out.open() if summary_out else None
-    rows = csv.DictWriter(csv_handle, SUMMARY_COLUMNS) if csv_handle else None
-    complete = False
-    if rows:
-        rows.writeheader()
-    table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()}): enantiomer comparison, scores in pK")
-    for col in ("name", "kind", "input", "enantiomer", "delta", "preferred", "flag"):
-        table.add_column(col)
-    n_ok = 0
+    if output is not None:
+        if output.name.lower().endswith((".sdf", ".sdf.gz")) and poses is None:
+            poses = output
+        elif output.suffix.lower() == ".csv" and summary in (None, output):
+            summary = output
+        else:
+            errors.print(f"error: {output}: -o takes NAME.csv (the summary) or NAME.sdf[.gz] (the poses), once each")
+            raise typer.Exit(2)
+    if poses is not None and not poses.name.lower().endswith((".sdf", ".sdf.gz")):
+        errors.print(f"error: {poses}: --poses must end in .sdf or .sdf.gz")
+        raise typer.Exit(2)
+    if resume and store is None:
+        errors.print("error: --resume continues a --store: name it")
+        raise typer.Exit(2)
+    files, _ = library_files(ligands)
+    _guard_outputs([summary, poses, store], [protein, *files, model])
+    if store is not None and store.exists() and not resume:
+        errors.print(f"error: {store}: a results store is already there: add --resume to continue it, or remove it to start over",
+                     markup=False, highlight=False)
+        raise typer.Exit(1)
+    scratch = None
+    if store is None:
+        scratch = Path(tempfile.mkdtemp(prefix="dockscore-enantiomers-"))
+        store_path = scratch / "store.sqlite"
+    else:
+        store_path = store
+    spec = ScorerSpec(str(protein), str(model) if model else None, symmetry)
+    task = CompareTask(starts, steps, coarse_steps, seed, protocol, stereoisomers == "all", max_isomers)
     try:
-        for record in _records(ligands):
-            c = compare_stereoisomers(scorer, record, starts=starts, steps=steps, seed=seed, all_isomers=stereoisomers == "all", max_isomers=max_isomers)
-            if c.kind == "error":
-                errors.print(f"error: {record.describe()}: {c.message}", markup=False, highlight=False)
-            else:
-                n_ok += 1
-            row = summary_row(c, scorer.symmetry, scorer.model_name)
-            if rows:
-                rows.writerow(row)
-                csv_handle.flush()
+        run = _run_library(spec, ligands, store_path, task, jobs or os.cpu_count() or 1, device, ray, progress_every, "ligands")
+        if run is None:
+            raise typer.Exit(1)
+        rows, n_ok = [], 0
+        with ResultStore(store_path, create=False) as opened:
+            settings = opened.settings()
+            summary_out = AtomicOutput(summary) if summary else None
+            poses_out = AtomicOutput(poses) if poses else None
+            handles = [o.open() if o else None for o in (summary_out, poses_out)]
+            writer = csv.DictWriter(handles[0], SUMMARY_COLUMNS) if handles[0] else None
             if writer:
-                for form in c.forms:
-                    writer.write(form_mol(c, form, scorer.symmetry, scorer.model_name))
-                writer.flush()
-            inp = f"{row['input_cip']} {row['input_score']}" if c.forms else "-"
-            ena = f"{row['enantiomer_cip']} {row['enantiomer_score']}" if c.enantiomer else ("none (achiral)" if c.kind in ("achiral", "meso") else "-")
-            flag = f"yes (> {row['threshold']})" if c.flagged else ("" if c.kind != "error" else c.message)
-            table.add_row(c.name, c.kind, inp, ena, row["delta"], row["preferred"], flag)
-        complete = True
-    except KeyboardInterrupt:
-        errors.print(f"interrupted after {n_ok} ligand(s); what was written is in the .partial files, the outputs were not replaced")
-        raise typer.Exit(130)
+                writer.writeheader()
+            for _, row in opened.comparisons():
+                values = json.loads(row.summary)
+                n_ok += row.status == "ok"
+                if writer:
+                    writer.writerow(values)
+                if handles[1]:
+                    handles[1].write(row.poses)
+                if len(rows) < show:
+                    rows.append(values)
+            for out in (summary_out, poses_out):
+                if out:
+                    out.close(True)
     finally:
-        if writer:
-            writer.close(complete)
-        if summary_out:
-            summary_out.close(complete)
-    console.print(table)
-    console.print(f"compared {n_ok} ligand(s); delta = enantiomer - input", soft_wrap=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if rows:
+        table = Table(title=f"{settings.get('model_name')} ({symmetry.upper()}, {protocol} starts): enantiomer comparison, scores in pK")
+        for col in ("name", "kind", "input", "enantiomer", "delta", "preferred", "flag"):
+            table.add_column(col)
+        for r in rows:
+            enantiomer = f"{r['enantiomer_cip']} {r['enantiomer_score']}" if r["enantiomer_score"] else ("none (achiral)" if r["kind"] in ("achiral", "meso") else "-")
+            flag = f"yes (> {r['threshold']})" if r["flagged"] else ("" if r["kind"] != "error" else r["message"])
+            table.add_row(r["name"], r["kind"], f"{r['input_cip']} {r['input_score']}" if r["input_score"] else "-", enantiomer,
+                          r["delta"], r["preferred"], flag)
+        console.print(table)
+    console.print(f"compared {_n(n_ok, 'ligand')} ({run.poses_failed} failed, {run.poses_skipped} already in the store) in {run.seconds:.1f} s; "
+                  f"delta = enantiomer - input. {flag_precision_note(model, symmetry, protocol)}", soft_wrap=True)
+    written = [str(p) for p in (summary, poses) if p]
+    if written:
+        console.print(f"wrote {', '.join(written)}" + (f"; store {store}" if store else ""), soft_wrap=True)
+    if run.interrupted:
+        errors.print(f"interrupted: the outputs hold the {n_ok} ligand(s) compared so far"
+                     + (f"; run the same command with --resume to continue {store}" if store else "; use --store to make a long run resumable"),
+                     markup=False, highlight=False)
+        raise typer.Exit(130)
     if n_ok == 0:
         raise typer.Exit(1)
 

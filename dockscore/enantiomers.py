@@ -9,8 +9,10 @@ floor; a difference inside that band is not a preference.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -93,10 +95,67 @@ def _aligned_isomer(isomer: Chem.Mol, template: Chem.Mol, seed: int) -> Chem.Mol
     return geometry_stereo(mol)
 
 
-def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: int = 50, seed: int = 0,
+PROTOCOLS = ("anchored", "symmetric")
+
+
+def _c2_turn(pos: torch.Tensor, center: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
+    """The pose turned 180 degrees about ``axis`` through ``center``: a reflection through the
+    principal plane normal to ``axis`` followed by inversion, so the same hand."""
+    axis = axis / axis.norm()
+    v = pos - center
+    return center + 2 * (v @ axis)[:, None] * axis - v
+
+
+def _anchored_starts(scorer, mol: Chem.Mol, base: PreparedLigand, starts: int, gen: torch.Generator):
+    """The input form from its own pose (and perturbed copies); the enantiomer from the input
+    pose's mirror images through its three principal planes, best under the objective first."""
+    forms = [("input", mol, [base] + [perturb_pose(base, gen, 0.3, 0.7)[0] for _ in range(starts - 1)])]
+    center, axes = principal_planes(base.pos.numpy().astype(float))
+    mirrors = [mirror_mol(mol, axis, center) for axis in axes]
+    placed = [scorer.prepare(m) for m in mirrors]
+    with torch.no_grad(), prior_hard_wall(scorer.model):  # the optimiser's objective picks its starts
+        first = scorer.forward([scorer.graph(p) for p in placed])["score"].tolist()
+    order = list(np.argsort(first)[::-1])
+    chosen = [placed[k] for k in order[:starts]]
+    while len(chosen) < starts:
+        chosen.append(perturb_pose(placed[order[0]], gen, 0.3, 0.7)[0])
+    forms.append(("enantiomer", mirrors[order[0]], chosen))
+    return forms
+
+
+def _symmetric_starts(scorer, mol: Chem.Mol, base: PreparedLigand, starts: int, gen: torch.Generator):
+    """Both forms from the placements that keep the input pose's envelope (centroid and principal
+    axes): the input form from its pose and its 180-degree turns about the principal axes, the
+    enantiomer from the point inversions of exactly those starts (the inversion of the pose and
+    its three principal-plane mirrors), perturbed copies included.
+
+    The start of each molecule then depends on the envelope, not on which hand was given: with
+    the enantiomer as input, each form gets the same starts. A preference is the model's, not the
+    search's."""
+    center_np, axes_np = principal_planes(base.pos.numpy().astype(float))
+    center = torch.tensor(center_np, dtype=base.pos.dtype)
+    axes = [torch.tensor(a, dtype=base.pos.dtype) for a in axes_np[::-1]]  # the flattest plane's normal first
+    placed = [base] + [base.with_positions(_c2_turn(base.pos, center, a)) for a in axes]
+    input_starts = (placed + [perturb_pose(placed[k % 4], gen, 0.3, 0.7)[0] for k in range(4, starts)])[:starts]
+    enantiomer_mol = mirror_mol(mol, axes_np[2], center_np)  # its chemistry and hydrogens; positions are the starts'
+    enantiomer = scorer.prepare(enantiomer_mol)
+    return [("input", mol, input_starts),
+            ("enantiomer", enantiomer_mol, [enantiomer.with_positions(2 * center - s.pos) for s in input_starts])]
+
+
+def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: int = 6, seed: int = 0,
                           k_sigma: float = 2.0, min_threshold: float = 0.25, all_isomers: bool = False,
-                          max_isomers: int = 8) -> StereoComparison:
-    """Optimise the input form and its enantiomer (or every stereoisomer) in the pocket and compare."""
+                          max_isomers: int = 8, coarse_steps: int = 30, patience: int | None = 2,
+                          protocol: str = "anchored") -> StereoComparison:
+    """Optimise the input form and its enantiomer (or every stereoisomer) in the pocket and compare.
+
+    ``protocol``: ``anchored`` starts the input form at its own pose and the enantiomer at that
+    pose's mirror images; ``symmetric`` starts both from mirror-derived placements that are each
+    other's inversion images (:func:`_symmetric_starts`). Each start takes ``coarse_steps`` under
+    the Vina-typed prior, then up to ``steps`` under the model (``patience``: see
+    :func:`dockscore.optimize.optimize_poses`)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
     t0 = time.perf_counter()
     out = StereoComparison(record.source, record.index, record.name, "error")
     if not record.ok:
@@ -116,20 +175,17 @@ def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: 
         out.kind, out.message = "error", f"cannot featurise: {exc}"
         return out
 
-    forms: list[tuple[str, Chem.Mol, list[PreparedLigand]]] = []
-    input_starts = [base] + [perturb_pose(base, gen, 0.3, 0.7)[0] for _ in range(starts - 1)]
-    forms.append(("input", mol, input_starts))
-    if out.kind == "chiral":
-        center, axes = principal_planes(base.pos.numpy().astype(float))
-        mirrors = [mirror_mol(mol, axis, center) for axis in axes]
-        placed = [scorer.prepare(m) for m in mirrors]
-        with torch.no_grad(), prior_hard_wall(scorer.model):  # the optimiser's objective picks its starts
-            first = scorer.forward([scorer.graph(p) for p in placed])["score"].tolist()
-        order = list(np.argsort(first)[::-1])
-        chosen = [placed[k] for k in order[:starts]]
-        while len(chosen) < starts:
-            chosen.append(perturb_pose(placed[order[0]], gen, 0.3, 0.7)[0])
-        forms.append(("enantiomer", mirrors[order[0]], chosen))
+    forms: list[tuple[str, Chem.Mol, list[PreparedLigand]]]
+    try:
+        if out.kind != "chiral":
+            forms = [("input", mol, [base] + [perturb_pose(base, gen, 0.3, 0.7)[0] for _ in range(starts - 1)])]
+        elif protocol == "symmetric":
+            forms = _symmetric_starts(scorer, mol, base, starts, gen)
+        else:
+            forms = _anchored_starts(scorer, mol, base, starts, gen)
+    except InputError as exc:  # e.g. the pose is not in this pocket
+        out.kind, out.message = "error", str(exc)
+        return out
     if all_isomers and report.centres:
         options = StereoEnumerationOptions(onlyUnassigned=False, unique=True, maxIsomers=max_isomers + 2)
         seen = {Chem.MolToSmiles(Chem.RemoveHs(geometry_stereo(f[1]))) for f in forms}
@@ -145,7 +201,7 @@ def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: 
             forms.append((f"isomer {len(forms) - 1}", placed_mol, [iso] + [perturb_pose(iso, gen, 0.3, 0.7)[0] for _ in range(starts - 1)]))
     all_starts = [s for _, _, ss in forms for s in ss]
     try:
-        results = optimize_poses(scorer, all_starts, steps=steps)
+        results = optimize_poses(scorer, all_starts, steps=steps, coarse_steps=coarse_steps, patience=patience)
     except InputError as exc:
         out.kind, out.message = "error", str(exc)
         return out
@@ -163,6 +219,26 @@ def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: 
     out.threshold = max(min_threshold, k_sigma * out.noise)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def flag_calibration_path(model_path: Path) -> Path:
+    """Where the measured precision of a checkpoint's flag lives: beside it, written by
+    bench/enantiomer_recovery.py (held-out crystal complexes, per protocol)."""
+    return model_path.with_name(model_path.stem + ".enantiomers.json")
+
+
+def flag_precision_note(model: str | Path | None, symmetry: str, protocol: str) -> str:
+    """One sentence on how often a flag was right for this model and protocol, or that it was never measured."""
+    from dockscore.checkpoint import default_model_path
+
+    path = flag_calibration_path(Path(model) if model else default_model_path(symmetry))
+    try:
+        measured = json.loads(path.read_text())[protocol]
+    except (OSError, ValueError, KeyError):
+        return "The flag's precision was not measured for this model."
+    return (f"Flag precision measured on {measured['n']} held-out chiral crystal ligands ({protocol} starts): "
+            f"{measured['n_flagged']} flagged, the crystallised hand preferred in {100 * measured['flag_precision']:.0f} % of them "
+            f"(recovery over all: {100 * measured['recovery']:.0f} %).")
 
 
 SUMMARY_COLUMNS = ["name", "index", "kind", "input_cip", "input_score", "enantiomer_cip", "enantiomer_score", "delta",

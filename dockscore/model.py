@@ -265,7 +265,7 @@ def learned_correction_off(model: nn.Module) -> Iterator[nn.Module]:
 def xs_pair_masks(xs_i: torch.Tensor, xs_j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Vina's pair gates from XS types (columns hydrophobic, donor, acceptor): (both hydrophobic,
     one donates to the other), each 0 or 1 per pair."""
-    return xs_i[:, 0] * xs_j[:, 0], torch.clamp(xs_i[:, 1] * xs_j[:, 2] + xs_i[:, 2] * xs_j[:, 1], max=1.0)
+    return xs_i[..., 0] * xs_j[..., 0], torch.clamp(xs_i[..., 1] * xs_j[..., 2] + xs_i[..., 2] * xs_j[..., 1], max=1.0)
 
 
 def vina_prior_energy(terms: torch.Tensor, xs_i: torch.Tensor, xs_j: torch.Tensor, overlap_cap: float | None = None) -> torch.Tensor:

@@ -10,6 +10,8 @@ seen is returned, the start included, so the score never gets worse than the sta
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +19,7 @@ from rdkit import Chem
 
 from dockscore.errors import InputError
 from dockscore.graph import PreparedLigand
-from dockscore.model import prior_hard_wall
+from dockscore.model import CLASH_ONSET, KCAL_PER_PK, VINA_WEIGHTS_KCAL, cosine_cutoff, prior_hard_wall, xs_pair_masks
 
 ROTATABLE = Chem.MolFromSmarts("[!$([NH])&!$([NH2])&!$(C(F)(F)F)&!D1]-&!@[!D1&!$([NH])&!$([NH2])&!$(C(F)(F)F)]")
 
@@ -124,31 +126,43 @@ def perturb_torsions(ligand: PreparedLigand, generator: torch.Generator, torsion
     return None
 
 
-def _rotate(points: torch.Tensor, origin: torch.Tensor, axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
-    k = axis / axis.norm().clamp_min(1e-9)
-    v = points - origin
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    return origin + v * cos + torch.cross(k.expand_as(v), v, dim=-1) * sin + k * (v @ k)[:, None] * (1 - cos)
+def _rotation_matrices(w: torch.Tensor) -> torch.Tensor:
+    """Rodrigues' formula for rotation vectors ``w`` (S, 3) -> (S, 3, 3), differentiable."""
+    theta = w.norm(dim=-1).clamp_min(1e-9)
+    k = w / theta[:, None]
+    zero = torch.zeros_like(theta)
+    K = torch.stack([torch.stack([zero, -k[:, 2], k[:, 1]], -1), torch.stack([k[:, 2], zero, -k[:, 0]], -1),
+                     torch.stack([-k[:, 1], k[:, 0], zero], -1)], 1)
+    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand_as(K)
+    return eye + torch.sin(theta)[:, None, None] * K + (1 - torch.cos(theta))[:, None, None] * (K @ K)
 
 
-def _rotation_matrix(w: torch.Tensor) -> torch.Tensor:
-    """Rodrigues' formula for the rotation vector ``w`` (differentiable)."""
-    theta = w.norm().clamp_min(1e-9)
-    k = w / theta
-    zero = torch.zeros((), dtype=w.dtype)
-    K = torch.stack([torch.stack([zero, -k[2], k[1]]), torch.stack([k[2], zero, -k[0]]), torch.stack([-k[1], k[0], zero])])
-    return torch.eye(3, dtype=w.dtype) + torch.sin(theta) * K + (1 - torch.cos(theta)) * (K @ K)
+def poses_from_parameters(starts: torch.Tensor, torsions: list[Torsion], t: torch.Tensor, w: torch.Tensor,
+                          theta: torch.Tensor) -> torch.Tensor:
+    """Coordinates (S, n, 3) of S starts of one molecule under their translations ``t`` (S, 3),
+    rotation vectors ``w`` (S, 3, about each start's centroid) and torsion angles ``theta`` (S, T).
+
+    Torsions turn the smaller side of each rotatable bond (Rodrigues, batched over starts), so bond
+    lengths, angles and rings stay exact."""
+    pos = starts
+    for k, torsion in enumerate(torsions):
+        b, c = torsion.axis
+        idx = torch.tensor(torsion.moving, device=pos.device)
+        origin = pos[:, c]
+        axis = origin - pos[:, b]
+        axis = axis / axis.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        v = pos[:, idx] - origin[:, None]
+        cos, sin = torch.cos(theta[:, k])[:, None, None], torch.sin(theta[:, k])[:, None, None]
+        a = axis[:, None].expand_as(v)
+        moved = origin[:, None] + v * cos + torch.cross(a, v, dim=-1) * sin + a * (v * a).sum(-1, keepdim=True) * (1 - cos)
+        pos = pos.index_copy(1, idx, moved)
+    center = starts.mean(1, keepdim=True)
+    return (pos - center) @ _rotation_matrices(w).transpose(1, 2) + center + t[:, None]
 
 
 def pose_from_parameters(start: torch.Tensor, torsions: list[Torsion], t, w, theta) -> torch.Tensor:
-    pos = start
-    for k, torsion in enumerate(torsions):
-        b, c = torsion.axis
-        idx = torch.tensor(torsion.moving)
-        moved = _rotate(pos[idx], pos[c], pos[c] - pos[b], theta[k])
-        pos = pos.index_copy(0, idx, moved)
-    center = start.mean(0)
-    return (pos - center) @ _rotation_matrix(w).T + center + t
+    """:func:`poses_from_parameters` of one start (n, 3)."""
+    return poses_from_parameters(start[None], torsions, t[None], w[None], theta[None])[0]
 
 
 def self_clash(pos: torch.Tensor, pairs: torch.Tensor, limit: float = 3.0) -> torch.Tensor:
@@ -158,33 +172,104 @@ def self_clash(pos: torch.Tensor, pairs: torch.Tensor, limit: float = 3.0) -> to
     return (torch.relu(limit - d) ** 2).sum()
 
 
+class PocketPrior:
+    """The coarse search objective: AutoDock Vina's typed intermolecular terms (pK, + favourable)
+    plus the model's hard clash, of poses against the pocket atoms near their starts.
+
+    No network and no graph per step: dense ligand x pocket distances (pairs beyond the model's
+    pocket cutoff weigh zero, as in the model's prior), so a step costs a few milliseconds
+    where a step of the full model costs tens. Used for every symmetry mode and model, with
+    Vina's weights, whether or not the model carries the prior: it only moves starts towards
+    the pocket's sterically and chemically plausible region; the model chooses the poses."""
+
+    def __init__(self, scorer, ligand: PreparedLigand, starts: torch.Tensor, margin: float = 4.0) -> None:
+        config = scorer.model.config
+        self.cutoff, self.clash_weight = float(config.pocket_cutoff), float(config.clash_weight)
+        protein = scorer.prepared
+        nearest = torch.cdist(starts.reshape(-1, 3).float(), protein.pos).min(dim=0).values
+        near = torch.nonzero(nearest < self.cutoff + margin).flatten()
+        self.pos = protein.pos[near]
+        self.radius_sum = ligand.radius[:, None] + protein.radius[near][None, :]  # (n, m)
+        hydrophobic, hbond = xs_pair_masks(ligand.xs[:, None], protein.xs[near][None, :])
+        w = VINA_WEIGHTS_KCAL  # kcal/mol -> pK, favourable positive
+        self.w_hydrophobic = -w["hydrophobic"] / KCAL_PER_PK * hydrophobic
+        self.w_hbond = -w["hbond"] / KCAL_PER_PK * hbond
+
+    def __call__(self, pos: torch.Tensor) -> torch.Tensor:
+        """(S,) energies of poses (S, n, 3); higher is better, as for the model's score."""
+        w = VINA_WEIGHTS_KCAL
+        d = (pos.float()[:, :, None] - self.pos[None, None]).norm(dim=-1)  # (S, n, m)
+        d_s = d - self.radius_sum
+        overlap = torch.relu(-d_s)
+        kcal = (w["gauss1"] * torch.exp(-((d_s / 0.5) ** 2)) + w["gauss2"] * torch.exp(-(((d_s - 3.0) / 2.0) ** 2))
+                + w["repulsion"] * overlap ** 2)
+        energy = -kcal / KCAL_PER_PK + self.w_hydrophobic * torch.clamp(1.5 - d_s, 0.0, 1.0) + self.w_hbond * torch.clamp(-d_s / 0.7, 0.0, 1.0)
+        energy = energy * (d < self.cutoff) - self.clash_weight * torch.relu(overlap - CLASH_ONSET) ** 2 * cosine_cutoff(d, self.cutoff)
+        return energy.sum((1, 2)).double()
+
+
+@contextmanager
+def _frozen(model: torch.nn.Module) -> Iterator[None]:
+    """Parameters out of autograd for the duration: the optimiser differentiates coordinates only
+    (backward through the weights is a sixth of a step's time)."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
 def optimize_poses(scorer, ligands: list[PreparedLigand], steps: int = 50, lr: float = 0.05, torsions: bool = True,
-                   clash_weight: float = 1.0) -> list[OptimizedPose]:
+                   clash_weight: float = 1.0, coarse_steps: int = 0, patience: int | None = None) -> list[OptimizedPose]:
     """Optimise several starts of one molecule (same heavy-atom graph, e.g. both enantiomers) in
     one batch: each start has its own rigid-body and torsion parameters; scores are independent.
 
+    Coarse to fine: ``coarse_steps`` Adam steps under :class:`PocketPrior` first (cheap), then
+    ``steps`` under the model, from where the coarse phase left each start. A start whose model
+    score has not improved for ``patience`` model steps stops (None: never). The best pose under
+    the model is kept, the start included, so no start ends worse than it began.
+
     Scores here (objective, start and best) use the prior's hard wall (:func:`prior_hard_wall`):
     a soft core is for scoring given poses, never for moving atoms."""
-    with prior_hard_wall(scorer.model):
-        return _optimize_poses(scorer, ligands, steps, lr, torsions, clash_weight)
+    with prior_hard_wall(scorer.model), _frozen(scorer.model):
+        return _optimize_poses(scorer, ligands, steps, lr, torsions, clash_weight, coarse_steps, patience)
 
 
 def _optimize_poses(scorer, ligands: list[PreparedLigand], steps: int, lr: float, torsions: bool,
-                    clash_weight: float) -> list[OptimizedPose]:
+                    clash_weight: float, coarse_steps: int, patience: int | None) -> list[OptimizedPose]:
     heavy = ligands[0].heavy
     tors = rotatable_torsions(heavy) if torsions and heavy is not None else []
     pairs = ligands[0].far_pairs
-    starts = [lig.pos.detach().double() for lig in ligands]
-    params = []
-    for _ in ligands:
-        t = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-        w = torch.full((3,), 1e-4, dtype=torch.float64, requires_grad=True)
-        theta = torch.zeros(len(tors), dtype=torch.float64, requires_grad=True)
-        params.append((t, w, theta))
-    opt = torch.optim.Adam([{"params": [p[0] for p in params], "lr": 2 * lr}, {"params": [x for p in params for x in p[1:]], "lr": lr}])
-    start_clash = [float(self_clash(x, pairs)) for x in starts]
+    starts = torch.stack([lig.pos.detach().double() for lig in ligands])  # (S, n, 3)
+    S = starts.shape[0]
+    t = torch.zeros((S, 3), dtype=torch.float64, requires_grad=True)
+    w = torch.full((S, 3), 1e-4, dtype=torch.float64, requires_grad=True)
+    theta = torch.zeros((S, len(tors)), dtype=torch.float64, requires_grad=True)
 
-    def evaluate(positions: list[torch.Tensor], active: list[int]) -> tuple[list[int], torch.Tensor | None]:
+    def adam():
+        return torch.optim.Adam([{"params": [t], "lr": 2 * lr}, {"params": [w, theta], "lr": lr}])
+
+    def clash_of(pos: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self_clash(x, pairs) for x in pos])
+
+    with torch.no_grad():  # a start outside the pocket raises the graph's own InputError
+        start_scores = scorer.forward([scorer.graph(lig.with_positions(x.float())) for lig, x in zip(ligands, starts)])["score"].tolist()
+        start_clash = clash_of(starts).tolist()
+    best = [(sc, x.clone()) for sc, x in zip(start_scores, starts)]
+
+    if coarse_steps:
+        objective, opt = PocketPrior(scorer, ligands[0], starts), adam()
+        for _ in range(coarse_steps):
+            pos = poses_from_parameters(starts, tors, t, w, theta)
+            loss = (-objective(pos) + clash_weight * clash_of(pos)).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    def evaluate(positions: torch.Tensor, active: list[int]) -> tuple[list[int], torch.Tensor | None]:
         graphs, kept = [], []
         for k in active:
             try:
@@ -196,25 +281,28 @@ def _optimize_poses(scorer, ligands: list[PreparedLigand], steps: int, lr: float
             kept.append(k)
         return kept, (scorer.forward(graphs)["score"] if graphs else None)
 
-    with torch.no_grad():  # a start outside the pocket raises the graph's own InputError
-        start_scores = scorer.forward([scorer.graph(lig.with_positions(x.float())) for lig, x in zip(ligands, starts)])["score"].tolist()
-    best = [(sc, x.clone()) for sc, x in zip(start_scores, starts)]
-    active, done = list(range(len(ligands))), 0
+    opt = adam()
+    active, done = list(range(S)), 0
+    stale = [0] * S
     for step in range(steps):
-        positions = [pose_from_parameters(x, tors, *p) for x, p in zip(starts, params)]
+        positions = poses_from_parameters(starts, tors, t, w, theta)
         active, scores = evaluate(positions, active)
         if not active:
             break
-        clashes = torch.stack([self_clash(positions[k], pairs) for k in active])
+        clashes = clash_of(positions[active])
         current, current_clash = scores.detach().tolist(), clashes.detach().tolist()
         for n, k in enumerate(active):
-            if current[n] > best[k][0] and current_clash[n] <= start_clash[k] + 0.5:
-                best[k] = (current[n], positions[k].detach().clone())
+            if current[n] > best[k][0] + 1e-3 and current_clash[n] <= start_clash[k] + 0.5:
+                best[k], stale[k] = (current[n], positions[k].detach().clone()), 0
+            else:
+                stale[k] += 1
         loss = (-scores.double() + clash_weight * clashes).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
         done = step + 1
+        if patience is not None:
+            active = [k for k in active if stale[k] < patience]
     out = []
     for (score, pos), x, s0 in zip(best, starts, start_scores):
         rmsd = float(((pos - x) ** 2).sum(-1).mean().sqrt())

@@ -23,7 +23,7 @@ from rdkit import Chem
 
 from dockscore.errors import InputError
 from dockscore.io.ligands import SUPPORTED, LigandRecord, RawRecord, iter_raw_records, parse_raw
-from dockscore.store import PoseRow, ResultStore, file_fingerprint
+from dockscore.store import COMPARE_JOB, ComparisonRow, PoseRow, ResultStore, file_fingerprint
 
 TITLE = "title"  # --group-by default: the record's first line (its name)
 CHOICE_RULE = "each compound's pose with the highest pose_score is its best pose; compounds are ranked by that pose's score (pK)"
@@ -139,6 +139,67 @@ def score_records(scorer, raws: list[RawRecord], group_by: str) -> list[PoseRow]
             for record, result in zip(records, scorer.score_records(records))]
 
 
+@dataclass(frozen=True)
+class ScoreTask:
+    """A library run's work: score every record (``dockscore rank``). Picklable: workers get it with each unit."""
+
+    group_by: str = TITLE
+
+    def run(self, scorer, raws: list[RawRecord]) -> list[PoseRow]:
+        return score_records(scorer, raws, self.group_by)
+
+    def add(self, store: ResultStore, file_id: int, rows: list[PoseRow]) -> None:
+        store.add_poses(file_id, rows)
+
+    def settings(self) -> dict[str, str]:
+        return {"group_by": self.group_by}
+
+
+@dataclass(frozen=True)
+class CompareTask:
+    """A library run's work: compare each record's left and right forms (``dockscore enantiomers``);
+    the options are :func:`~dockscore.enantiomers.compare_stereoisomers`'s."""
+
+    starts: int = 4
+    steps: int = 6
+    coarse_steps: int = 30
+    seed: int = 0
+    protocol: str = "anchored"
+    all_isomers: bool = False
+    max_isomers: int = 8
+
+    def run(self, scorer, raws: list[RawRecord]) -> list[ComparisonRow]:
+        import json
+
+        from dockscore.enantiomers import StereoComparison, compare_stereoisomers, form_mol, summary_row
+        from dockscore.report import with_sd_properties
+
+        rows = []
+        for raw in raws:
+            record = parse_raw(raw)
+            try:
+                c = compare_stereoisomers(scorer, record, starts=self.starts, steps=self.steps, coarse_steps=self.coarse_steps,
+                                          seed=self.seed, protocol=self.protocol, all_isomers=self.all_isomers,
+                                          max_isomers=self.max_isomers)
+            except Exception as exc:  # one record's surprise never ends a library run
+                c = StereoComparison(record.source, record.index, record.name, "error", message=f"comparison failed: {exc}")
+            summary = summary_row(c, scorer.symmetry, scorer.model_name)
+            poses = "".join(with_sd_properties(Chem.MolToMolBlock(m), {k: m.GetProp(k) for k in m.GetPropNames()}) for m in
+                            (form_mol(c, form, scorer.symmetry, scorer.model_name) for form in c.forms))
+            rows.append(ComparisonRow(record.index, record.name, "error" if c.kind == "error" else "ok", c.message,
+                                      json.dumps(summary), poses))
+        return rows
+
+    def add(self, store: ResultStore, file_id: int, rows: list[ComparisonRow]) -> None:
+        store.add_comparisons(file_id, rows)
+
+    def settings(self) -> dict[str, str]:
+        """What must match for a resumed run to continue this one's table."""
+        return {"job": COMPARE_JOB, "starts": str(self.starts), "steps": str(self.steps), "coarse_steps": str(self.coarse_steps),
+                "seed": str(self.seed), "protocol": self.protocol, "stereoisomers": "all" if self.all_isomers else "enantiomer",
+                "max_isomers": str(self.max_isomers)}
+
+
 _WORKER_SCORER = None  # one per worker process: the protein is read and encoded once
 
 
@@ -163,8 +224,8 @@ def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
             os._exit(1)
 
 
-def _score_in_worker(raws: list[RawRecord], group_by: str) -> list[PoseRow]:
-    return score_records(_WORKER_SCORER, raws, group_by)
+def _run_in_worker(task, raws: list[RawRecord]) -> list:
+    return task.run(_WORKER_SCORER, raws)
 
 
 def featurise_records(scorer, raws: list[RawRecord], group_by: str) -> list[tuple[PoseRow, object]]:
@@ -178,22 +239,22 @@ def featurise_records(scorer, raws: list[RawRecord], group_by: str) -> list[tupl
     return out
 
 
-def _featurise_in_worker(raws: list[RawRecord], group_by: str) -> list[tuple[PoseRow, object]]:
-    return featurise_records(_WORKER_SCORER, raws, group_by)
+def _featurise_in_worker(task: ScoreTask, raws: list[RawRecord]) -> list[tuple[PoseRow, object]]:
+    return featurise_records(_WORKER_SCORER, raws, task.group_by)
 
 
 # -- engines: run work units, hand back results in submission order ---------------------------
 class _Inline:
-    """One process: the scorer lives here (``--jobs 1``)."""
+    """One process: the scorer lives here (``--jobs 1``, or a comparison run on a device)."""
 
-    def __init__(self, spec: ScorerSpec) -> None:
-        self.scorer = spec.build()
+    def __init__(self, spec: ScorerSpec, device: str = "cpu") -> None:
+        self.scorer = spec.build(device)
         self.slots = 1
 
-    def submit(self, raws, group_by):
-        return score_records(self.scorer, raws, group_by)
+    def submit(self, task, raws):
+        return task.run(self.scorer, raws)
 
-    def result(self, handle) -> list[PoseRow]:
+    def result(self, handle) -> list:
         return handle
 
     def close(self) -> None:
@@ -213,10 +274,10 @@ class _Processes:
                                         initializer=_init_worker, initargs=(spec,))
         self.slots = 2 * jobs
 
-    def submit(self, raws, group_by):
-        return self.pool.submit(_score_in_worker, raws, group_by)
+    def submit(self, task, raws):
+        return self.pool.submit(_run_in_worker, task, raws)
 
-    def result(self, handle) -> list[PoseRow]:
+    def result(self, handle) -> list:
         return handle.result()
 
     def close(self) -> None:
@@ -231,8 +292,8 @@ class _DeviceFeed(_Processes):
         super().__init__(spec, max(1, jobs))
         self.scorer = spec.build(device)
 
-    def submit(self, raws, group_by):
-        return self.pool.submit(_featurise_in_worker, raws, group_by)
+    def submit(self, task, raws):
+        return self.pool.submit(_featurise_in_worker, task, raws)
 
     def result(self, handle) -> list[PoseRow]:
         from dataclasses import replace
@@ -275,12 +336,12 @@ class _Ray:
         self.next = 0
         self.slots = 2 * n
 
-    def submit(self, raws, group_by):
+    def submit(self, task, raws):
         actor = self.actors[self.next % len(self.actors)]
         self.next += 1
-        return actor.score.remote(raws, group_by)
+        return actor.run.remote(task, raws)
 
-    def result(self, handle) -> list[PoseRow]:
+    def result(self, handle) -> list:
         return self.ray.get(handle)
 
     def close(self) -> None:
@@ -306,12 +367,12 @@ class _RayScorer:
             model_path.write_bytes(model)
         self.scorer = replace(spec, protein=str(folder / protein_name), model=str(model_path) if model_path else None).build()
 
-    def score(self, raws: list[RawRecord], group_by: str) -> list[PoseRow]:
-        return score_records(self.scorer, raws, group_by)
+    def run(self, task, raws: list[RawRecord]) -> list:
+        return task.run(self.scorer, raws)
 
 
 # -- the run ------------------------------------------------------------------------------------
-def store_settings(spec: ScorerSpec, group_by: str) -> dict[str, str]:
+def store_settings(spec: ScorerSpec, task) -> dict[str, str]:
     """What must match for two runs' scores to be ranked together."""
     from dockscore.checkpoint import default_model_path
 
@@ -321,7 +382,7 @@ def store_settings(spec: ScorerSpec, group_by: str) -> dict[str, str]:
             raise InputError(f"{path}: {what} file not found")
     return {"protein": file_fingerprint(spec.protein), "model": file_fingerprint(model), "model_name": model.stem,
             "symmetry": spec.symmetry, "pocket_cutoff": str(spec.pocket_cutoff), "keep_waters": str(spec.keep_waters),
-            "group_by": group_by}
+            **task.settings()}
 
 
 def _chunks(path: Path, skip: int, size: int) -> Iterator[tuple[list[RawRecord], int, str | None, bool]]:
@@ -343,12 +404,18 @@ def _chunks(path: Path, skip: int, size: int) -> Iterator[tuple[list[RawRecord],
     yield run, offset, None, True
 
 
-def rank_library(
+def rank_library(spec: ScorerSpec, inputs: list[str | Path], store_path: str | Path, *, group_by: str = TITLE, **options) -> RankRun:
+    """Score every record of ``inputs`` into the store at ``store_path`` (resuming what it holds).
+    Options: :func:`run_library`'s. Read the ranking with :meth:`ResultStore.ranked`."""
+    return run_library(spec, inputs, store_path, ScoreTask(group_by), **options)
+
+
+def run_library(
     spec: ScorerSpec,
     inputs: list[str | Path],
     store_path: str | Path,
+    task: ScoreTask | CompareTask,
     *,
-    group_by: str = TITLE,
     jobs: int = 1,
     device: str = "cpu",
     ray_address: str | None = None,
@@ -356,18 +423,18 @@ def rank_library(
     on_error: Callable[[str], None] = lambda message: None,
     on_progress: Callable[[int, int, int], None] = lambda done_bytes, total_bytes, poses: None,
 ) -> RankRun:
-    """Score every record of ``inputs`` into the store at ``store_path`` (resuming what it holds).
+    """Run ``task`` on every record of ``inputs`` into the store at ``store_path`` (resuming what it holds).
 
     ``on_error`` gets one line per failed record or file; ``on_progress`` (bytes read, bytes in
-    all, poses this run) after each batch. Read the ranking with :meth:`ResultStore.ranked`."""
+    all, records this run) after each batch."""
     started = time.perf_counter()
     files, problems = library_files(inputs)
     run = RankRun(Path(store_path))
     for p in problems:
         run.file_errors.append(p)
         on_error(f"error: {p}")
-    store = ResultStore(store_path, store_settings(spec, group_by))
-    size = chunk_size or max(8, spec.batch_size)
+    store = ResultStore(store_path, store_settings(spec, task))
+    size = chunk_size or (max(8, spec.batch_size) if isinstance(task, ScoreTask) else 1)
     sizes = {f: f.stat().st_size for f in files}
     total_bytes, done_bytes = sum(sizes.values()), 0
     engine = None
@@ -378,7 +445,7 @@ def rank_library(
             kind, file_id, payload, seen = pending.popleft()
             if kind == "rows":
                 rows = engine.result(payload)
-                store.add_poses(file_id, rows)
+                task.add(store, file_id, rows)
                 run.poses_scored += len(rows)
                 for r in rows:
                     if r.status != "ok":
@@ -413,10 +480,10 @@ def rank_library(
             n_records = stored
             for raws, offset, error, last in _chunks(path, stored, size):
                 if engine is None:
-                    engine = _engine(spec, jobs, device, ray_address)
+                    engine = _engine(spec, task, jobs, device, ray_address)
                 n_records += len(raws)
                 if raws:
-                    pending.append(("rows", file_id, engine.submit(raws, group_by), done_bytes + offset))
+                    pending.append(("rows", file_id, engine.submit(task, raws), done_bytes + offset))
                 if last:
                     if error:
                         run.file_errors.append(error)
@@ -438,11 +505,11 @@ def rank_library(
     return run
 
 
-def _engine(spec: ScorerSpec, jobs: int, device: str, ray_address: str | None):
+def _engine(spec: ScorerSpec, task, jobs: int, device: str, ray_address: str | None):
     if ray_address:
         return _Ray(spec, ray_address, jobs if jobs > 1 else None)
-    if device != "cpu":
-        return _DeviceFeed(spec, jobs, device)
+    if device != "cpu":  # graphs from CPU workers, scored in batches on the device; a comparison steps on the device
+        return _DeviceFeed(spec, jobs, device) if isinstance(task, ScoreTask) else _Inline(spec, device)
     if jobs > 1:
         return _Processes(spec, jobs)
     return _Inline(spec)

@@ -47,7 +47,18 @@ CREATE TABLE IF NOT EXISTS poses (
     PRIMARY KEY (file_id, record_index)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS poses_by_compound ON poses (compound, status);
+CREATE TABLE IF NOT EXISTS comparisons (  -- dockscore enantiomers: one left/right comparison per record
+    file_id INTEGER NOT NULL REFERENCES files(file_id),
+    record_index INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,              -- ok or error
+    message TEXT NOT NULL DEFAULT '',
+    summary TEXT NOT NULL DEFAULT '{}',  -- JSON: the summary CSV row (scores in pK)
+    poses TEXT NOT NULL DEFAULT '',    -- SDF text: the optimised pose of every form, with dockscore properties
+    PRIMARY KEY (file_id, record_index)
+) WITHOUT ROWID;
 """
+COMPARE_JOB = "enantiomers"  # the store setting ``job`` of an enantiomers run (a rank store has none)
 
 POSE_COLUMNS = ("record_index", "name", "compound", "status", "score", "pose_score", "message", "stereo", "cip", "stereo_flag", "smiles")
 
@@ -67,6 +78,18 @@ class PoseRow:
     cip: str = ""
     stereo_flag: str = ""
     smiles: str = ""
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One compared (or failed) record of an enantiomers run, as the store keeps it."""
+
+    record_index: int
+    name: str
+    status: str
+    message: str = ""
+    summary: str = "{}"
+    poses: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +151,7 @@ class ResultStore:
                 if differ:
                     what = ", ".join(f"{k} {stored.get(k)!r} there, {settings.get(k)!r} now" for k in differ)
                     raise InputError(f"{self.path}: store was made with other settings ({what}); use another --store")
+        self.table = "comparisons" if self.settings().get("job") == COMPARE_JOB else "poses"
 
     # -- bookkeeping ------------------------------------------------------------------------
     def settings(self) -> dict[str, str]:
@@ -158,10 +182,10 @@ class ResultStore:
         """(whole file done, records stored): rows are written in file order, so a resumed run
         skips the first ``records stored`` records of an unfinished file."""
         done = self.db.execute("SELECT done FROM files WHERE file_id = ?", (file_id,)).fetchone()
-        n, top = self.db.execute("SELECT COUNT(*), MAX(record_index) FROM poses WHERE file_id = ?", (file_id,)).fetchone()
+        n, top = self.db.execute(f"SELECT COUNT(*), MAX(record_index) FROM {self.table} WHERE file_id = ?", (file_id,)).fetchone()
         if n and top != n - 1:  # not a prefix (never written so by dockscore): rescore the file
             with self.transaction():
-                self.db.execute("DELETE FROM poses WHERE file_id = ?", (file_id,))
+                self.db.execute(f"DELETE FROM {self.table} WHERE file_id = ?", (file_id,))
             n = 0
         return bool(done and done[0]), int(n)
 
@@ -171,6 +195,20 @@ class ResultStore:
             self.db.executemany(
                 f"INSERT OR REPLACE INTO poses (file_id, {', '.join(POSE_COLUMNS)}) VALUES (?{', ?' * len(POSE_COLUMNS)})",
                 [(file_id, *(getattr(r, c) for c in POSE_COLUMNS)) for r in rows])
+
+    def add_comparisons(self, file_id: int, rows: list[ComparisonRow]) -> None:
+        """One batch of an enantiomers run, one transaction."""
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO comparisons (file_id, record_index, name, status, message, summary, poses) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(file_id, r.record_index, r.name, r.status, r.message, r.summary, r.poses) for r in rows])
+
+    def comparisons(self) -> Iterator[tuple[str, ComparisonRow]]:
+        """(file path, row) of every comparison over the active files, in file and record order. Streams."""
+        for path, *row in self.db.execute(
+                "SELECT f.path, c.record_index, c.name, c.status, c.message, c.summary, c.poses FROM comparisons c "
+                "JOIN files f USING (file_id) WHERE f.active = 1 ORDER BY f.file_id, c.record_index"):
+            yield path, ComparisonRow(*row)
 
     def finish_file(self, file_id: int, n_records: int, error: str | None = None) -> None:
         with self.transaction():
@@ -209,7 +247,7 @@ class ResultStore:
     def failures(self) -> Iterator[tuple[str, int | str, str, str]]:
         """(file, record index, name, reason) of every failed record, then every file-level error."""
         yield from self.db.execute(
-            "SELECT f.path, p.record_index, p.name, p.message FROM poses p JOIN files f USING (file_id) "
+            f"SELECT f.path, p.record_index, p.name, p.message FROM {self.table} p JOIN files f USING (file_id) "
             "WHERE f.active = 1 AND p.status != 'ok' ORDER BY f.path, p.record_index")
         for path, error in self.db.execute("SELECT path, error FROM files WHERE active = 1 AND error IS NOT NULL ORDER BY path"):
             yield path, "", "", error

@@ -217,12 +217,12 @@ def test_a_local_ray_cluster_gives_the_same_ranking(library, reference, tmp_path
 def test_the_gpu_split_scores_graphs_built_by_workers_like_one_process(library):
     """--device cuda's pipeline (workers build graphs, this process scores them), run on the CPU."""
     from dockscore.io.ligands import iter_raw_records
-    from dockscore.rank import _DeviceFeed, score_records
+    from dockscore.rank import ScoreTask, _DeviceFeed, score_records
 
     raws = list(iter_raw_records(library / "part0.sdf"))
     feed = _DeviceFeed(spec(), 1, "cpu")
     try:
-        split = feed.result(feed.submit(raws, "title"))
+        split = feed.result(feed.submit(ScoreTask("title"), raws))
     finally:
         feed.close()
     whole = score_records(spec().build(), raws, "title")
