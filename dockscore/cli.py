@@ -22,6 +22,19 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # one error, one line: never wrapped
 
 
+def _version(value: bool) -> None:
+    if value:
+        from dockscore import __version__
+
+        console.print(f"dockscore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit.")) -> None:
+    """Score protein-ligand poses with an equivariant GNN."""
+
+
 @app.command()
 def score(
     protein: Path = typer.Argument(..., help="Receptor: PDB or mmCIF (optionally .gz). Waters dropped, hydrogens ignored (heavy-atom graph)."),
@@ -32,6 +45,7 @@ def score(
     pocket_cutoff: Optional[float] = typer.Option(None, "--pocket-cutoff", min=1.0, max=30.0, help="Protein atoms within this distance (A) of any ligand heavy atom form the pocket; default: the model's training value (8 A). Smaller values truncate the learned interaction terms."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Poses per model call."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch CPU threads (1 is fastest for these small graphs; for many poses use `dockscore rank --jobs N`)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, or cuda[:N]: the model runs on the GPU in --batch-size batches."),
     keep_waters: bool = typer.Option(False, "--keep-waters", help="Keep crystal waters as protein atoms (the shipped models were trained without them)."),
     show: int = typer.Option(50, "--show", min=0, help="Rows of the terminal table (0 = none)."),
     stereo: bool = typer.Option(True, "--stereo/--no-stereo", help="Perceive stereocentres: CIP labels and declared-vs-3D consistency flags in the output."),
@@ -49,10 +63,17 @@ def score(
     if symmetry not in ("e3", "se3"):
         errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
         raise typer.Exit(2)
+    if not (device == "cpu" or device.startswith("cuda")):
+        errors.print(f"error: --device must be cpu or cuda[:N], not {device!r}")
+        raise typer.Exit(2)
     try:
         check_outputs([output], [protein, *ligands, *([model] if model else [])])
+        if device != "cpu" and not torch.cuda.is_available():
+            raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
         scorer = Scorer(protein, model=model, symmetry=symmetry, pocket_cutoff=pocket_cutoff, batch_size=batch_size,
                         keep_waters=keep_waters, stereo=stereo)
+        if device != "cpu":
+            scorer = scorer.to(device)
         writer = ResultWriter(output, scorer.symmetry, scorer.model_name) if output else None
     except (InputError, ValueError, OSError) as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
@@ -147,6 +168,8 @@ def rank(
     keep_waters: bool = typer.Option(False, "--keep-waters", help="Keep crystal waters as protein atoms (the shipped models were trained without them)."),
     progress_every: float = typer.Option(30.0, "--progress-every", min=1.0, help="Seconds between progress lines when stderr is not a terminal (a batch job's log)."),
     show: int = typer.Option(10, "--show", min=0, help="Rows of the ranking shown on the terminal (0 = none)."),
+    histogram: Optional[Path] = typer.Option(None, "--histogram", help="PNG: histogram of the compounds' scores (pK). Needs matplotlib (pip install 'dockscore[plot]')."),
+    grid: Optional[Path] = typer.Option(None, "--grid", help="PNG: 2D depictions of the best 12 compounds with rank, name and score."),
 ) -> None:
     """Rank a library: each compound's best pose is the one with the highest pose score; compounds are
     ranked by that pose's score (predicted pK, higher = tighter binding). Resumable; every core, a GPU or a Ray cluster."""
@@ -167,6 +190,10 @@ def rank(
     if top_sdf is not None and not top_sdf.name.lower().endswith((".sdf", ".sdf.gz")):
         errors.print(f"error: {top_sdf}: --top-sdf must end in .sdf or .sdf.gz")
         raise typer.Exit(2)
+    for picture in (histogram, grid):
+        if picture is not None and picture.suffix.lower() != ".png":
+            errors.print(f"error: {picture}: pictures are PNG (NAME.png)")
+            raise typer.Exit(2)
     stem = output.with_suffix("")
     store = store or stem.with_name(stem.name + ".store.sqlite")
     failures = failures or stem.with_name(stem.name + ".failures.csv")
@@ -179,7 +206,7 @@ def rank(
             if not torch.cuda.is_available():
                 raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
         files, _ = library_files(ligands)
-        check_outputs([output, top_sdf, failures, store], [protein, *(model and [model] or []), *files])
+        check_outputs([output, top_sdf, failures, store, histogram, grid], [protein, *(model and [model] or []), *files])
         if from_store:
             if not store.exists():
                 raise InputError(f"{store}: results store not found (run without --from-store first)")
@@ -225,10 +252,61 @@ def rank(
         rate = f"{run.poses_per_second:.1f} poses/s" if run.poses_scored else "nothing new to score"
         console.print(f"this run: {run.poses_scored} scored, {run.poses_skipped} already in the store, {_n(run.files, 'file')}, "
                       f"{run.seconds:.1f} s, {rate}", soft_wrap=True)
+    pictures = _ranking_pictures(store, histogram, grid)
     console.print(f"wrote {output}" + (f", {top_sdf} ({_n(made.top_written, 'pose')})" if top_sdf else "")
-                  + f", {failures} ({_n(made.failures, 'row')}); store {store}", soft_wrap=True)
+                  + f", {failures} ({_n(made.failures, 'row')})" + "".join(f", {p}" for p in pictures) + f"; store {store}", soft_wrap=True)
     if made.ranked == 0:
         raise typer.Exit(1)
+
+
+def _ranking_pictures(store: Path, histogram: Optional[Path], grid: Optional[Path], n_grid: int = 12) -> list[str]:
+    """The score histogram and the grid of the best compounds, from the store."""
+    from dockscore.report import write_bytes_atomically
+    from dockscore.store import ResultStore
+
+    written = []
+    with ResultStore(store, create=False) as opened:
+        settings = opened.settings()
+        if histogram is not None:
+            try:
+                import matplotlib
+
+                matplotlib.use("Agg")
+                import matplotlib.pyplot as plt
+            except ImportError:
+                errors.print("warning: --histogram needs matplotlib: pip install 'dockscore[plot]'", markup=False, highlight=False)
+            else:
+                import io
+
+                scores = [c.score for c in opened.ranked()]
+                fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+                ax.hist(scores, bins=min(60, max(10, len(scores) // 20)), color="#2b7a4b")
+                ax.set_xlabel(f"score ({SCORE_UNIT}, the best pose of each compound)")
+                ax.set_ylabel("compounds")
+                ax.set_title(f"{len(scores)} compounds, {settings.get('model_name')} ({settings.get('symmetry', '').upper()})")
+                buffer = io.BytesIO()
+                fig.tight_layout()
+                fig.savefig(buffer, format="png")
+                plt.close(fig)
+                write_bytes_atomically(histogram, buffer.getvalue())
+                written.append(str(histogram))
+        if grid is not None:
+            from rdkit import Chem
+
+            from dockscore.explain import draw_grid
+
+            mols, legends = [], []
+            for rank, c in enumerate(opened.ranked(), start=1):
+                mol = Chem.MolFromSmiles(c.smiles) if c.smiles else None
+                if mol is not None:
+                    mols.append(mol)
+                    legends.append(f"{rank}. {c.compound[:24]}: {c.score:.2f} {SCORE_UNIT}")
+                if len(mols) >= n_grid:
+                    break
+            if mols:
+                write_bytes_atomically(grid, draw_grid(mols, legends))
+                written.append(str(grid))
+    return written
 
 
 def _n(count: int, noun: str) -> str:
@@ -316,6 +394,7 @@ def enantiomers(
     resume: bool = typer.Option(False, "--resume", help="Continue the run --store holds: ligands already compared are skipped."),
     progress_every: float = typer.Option(30.0, "--progress-every", min=1.0, help="Seconds between progress lines when stderr is not a terminal."),
     show: int = typer.Option(20, "--show", min=0, help="Rows shown on the terminal (0 = none)."),
+    png: Optional[Path] = typer.Option(None, "--png", help="PNG of the forms side by side, each heavy atom coloured by its contribution (pK, one colour scale): NAME.png for one chiral ligand, NAME-0.png, NAME-1.png ... for several (summary order)."),
 ) -> None:
     """Does the pocket prefer one hand? Optimise each form's pose under the model and compare best scores (pK).
 
@@ -354,8 +433,11 @@ def enantiomers(
     if resume and store is None:
         errors.print("error: --resume continues a --store: name it")
         raise typer.Exit(2)
+    if png is not None and png.suffix.lower() != ".png":
+        errors.print(f"error: {png}: --png must end in .png")
+        raise typer.Exit(2)
     files, _ = library_files(ligands)
-    _guard_outputs([summary, poses, store], [protein, *files, model])
+    _guard_outputs([summary, poses, store, png], [protein, *files, model])
     if store is not None and store.exists() and not resume:
         errors.print(f"error: {store}: a results store is already there: add --resume to continue it, or remove it to start over",
                      markup=False, highlight=False)
@@ -372,7 +454,7 @@ def enantiomers(
         run = _run_library(spec, ligands, store_path, task, jobs or os.cpu_count() or 1, device, ray, progress_every, "ligands")
         if run is None:
             raise typer.Exit(1)
-        rows, n_ok = [], 0
+        rows, pictured, n_ok = [], [], 0
         with ResultStore(store_path, create=False) as opened:
             settings = opened.settings()
             summary_out = AtomicOutput(summary) if summary else None
@@ -390,6 +472,8 @@ def enantiomers(
                     handles[1].write(row.poses)
                 if len(rows) < show:
                     rows.append(values)
+                if png is not None and values.get("enantiomer_score"):
+                    pictured.append((values, row.poses))
             for out in (summary_out, poses_out):
                 if out:
                     out.close(True)
@@ -409,6 +493,8 @@ def enantiomers(
     console.print(f"compared {_n(n_ok, 'ligand')} ({run.poses_failed} failed, {run.poses_skipped} already in the store) in {run.seconds:.1f} s; "
                   f"delta = enantiomer - input. {flag_precision_note(model, symmetry, protocol)}", soft_wrap=True)
     written = [str(p) for p in (summary, poses) if p]
+    if pictured:
+        written += _draw_forms(protein, model, symmetry, pictured, png)
     if written:
         console.print(f"wrote {', '.join(written)}" + (f"; store {store}" if store else ""), soft_wrap=True)
     if run.interrupted:
@@ -418,6 +504,74 @@ def enantiomers(
         raise typer.Exit(130)
     if n_ok == 0:
         raise typer.Exit(1)
+
+
+@app.command()
+def explain(
+    protein: Path = typer.Argument(..., help="Receptor: PDB or mmCIF (optionally .gz)."),
+    ligands: list[Path] = typer.Argument(..., help="Posed ligands: SDF, SDF.gz or MOL2."),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG: the ligand in 2D, each heavy atom coloured by its contribution (green adds pK, red costs it), score and top terms below."),
+    record: int = typer.Option(0, "--record", min=0, help="Which record to draw: its position in the input (0 = the first), over the files in order."),
+    symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (sees handedness)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
+) -> None:
+    """Why does a pose score what it does? Draw the ligand with every heavy atom coloured by its contribution (pK).
+
+    The contributions and the model's offset add up to the score exactly."""
+    from dockscore.explain import draw_explanations, explain as explain_pose
+    from dockscore.report import write_bytes_atomically
+
+    if output.suffix.lower() != ".png":
+        errors.print(f"error: {output}: the picture is a PNG (-o NAME.png)")
+        raise typer.Exit(2)
+    _guard_outputs([output], [protein, *ligands, model])
+    scorer = _open_scorer(protein, model, symmetry)
+    chosen = next((r for k, r in enumerate(_records(ligands)) if k == record), None)
+    if chosen is None:
+        errors.print(f"error: no record {record} in {', '.join(map(str, ligands))}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    result = next(scorer.score_records([chosen]))
+    if result.status != "ok":
+        errors.print(f"error: {chosen.describe()}: {result.message}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    e = explain_pose(result, scorer.model.offset)
+    write_bytes_atomically(output, draw_explanations([e], [e.caption(f"{e.name} ({scorer.model_name}, {scorer.symmetry.upper()})")]))
+    ranked = sorted(enumerate(e.atom_contrib), key=lambda kv: -kv[1])
+    label = lambda i: f"{e.mol.GetAtomWithIdx(i).GetSymbol()}{i}"  # noqa: E731
+    console.print(f"{e.name}: {e.score:.2f} {SCORE_UNIT} = offset {e.offset:.2f} + {sum(e.atom_contrib):.2f} over {len(e.atom_contrib)} heavy atoms; "
+                  f"most favourable {', '.join(f'{label(i)} {c:+.2f}' for i, c in ranked[:3])}; "
+                  f"least {', '.join(f'{label(i)} {c:+.2f}' for i, c in ranked[::-1][:3])}; "
+                  f"terms {', '.join(f'{k} {v:+.2f}' for k, v in e.top_terms())}", soft_wrap=True)
+    console.print(f"wrote {output}", soft_wrap=True)
+
+
+def _draw_forms(protein: Path, model: Optional[Path], symmetry: str, pictured: list, png: Path) -> list[str]:
+    """One picture per compared ligand: its forms' optimised poses side by side, coloured by atom contribution."""
+    from rdkit import Chem
+
+    from dockscore.explain import draw_explanations, explain as explain_pose
+    from dockscore.io.ligands import records_from_mols
+    from dockscore.model import prior_hard_wall
+    from dockscore.report import write_bytes_atomically
+
+    scorer = _open_scorer(protein, model, symmetry)
+    written = []
+    for values, text in pictured:
+        supplier = Chem.SDMolSupplier()
+        supplier.SetData(text, removeHs=False)
+        mols = [m for m in supplier if m is not None]
+        with prior_hard_wall(scorer.model):  # the comparison's scores: contributions add up to them
+            results = list(scorer.score_records(records_from_mols(mols)))
+        if not results or any(r.status != "ok" for r in results):
+            continue
+        shown = [explain_pose(r, scorer.model.offset) for r in results]
+        legends = [f"{m.GetProp('dockscore_form')} {m.GetProp('dockscore_cip')}: {e.score:.2f} {SCORE_UNIT}"
+                   + ("" if k == 0 else f" (delta {e.score - shown[0].score:+.2f})") + "\n" + ", ".join(f"{t} {v:+.2f}" for t, v in e.top_terms())
+                   for k, (m, e) in enumerate(zip(mols, shown))]
+        path = png if len(pictured) == 1 else png.with_name(f"{png.stem}-{len(written)}{png.suffix}")
+        write_bytes_atomically(path, draw_explanations(shown, legends))
+        written.append(str(path))
+    return written
 
 
 def _guard_outputs(outputs: list[Optional[Path]], inputs: list[Optional[Path]]) -> None:
@@ -611,7 +765,7 @@ def metrics_table(metrics: dict, title: str) -> Table:
 def train(
     data: Path = typer.Option(Path("../shared/data"), help="Folder with pdbbind/ (and fep/jacs_set/ for the FEP evaluation)."),
     symmetry: str = typer.Option("e3", help="e3 or se3."),
-    out: Path = typer.Option(Path("models"), help="Where to write the checkpoint and its metrics JSON."),
+    out: Path = typer.Option(Path("models"), "--output", "-o", "--out", help="Folder for the checkpoint and its metrics JSON (with --cv: the fold models and the CV table)."),
     epochs: int = typer.Option(16, help="Training epochs (the cosine LR schedule spans them)."),
     seed: int = typer.Option(0, help="Seed for initialisation and sampling (the protein-wise split always uses split seed 0)."),
     threads: int = typer.Option(1, help="Torch CPU threads."),

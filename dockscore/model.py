@@ -385,7 +385,7 @@ class DockScoreModel(nn.Module):
     @property
     def offset(self) -> float:
         """The score at zero interaction (pK): score = offset + sum of atom contributions."""
-        return float(self.head.offset)
+        return float(self.head.offset.detach())
 
     def _edge_geometry(self, pos, edge_index, edge_attr):
         src, dst = edge_index

@@ -142,6 +142,15 @@ class AtomicOutput(_ReplacedWhenComplete):
         return self.open()
 
 
+def write_bytes_atomically(path: str | Path, data: bytes) -> None:
+    """A picture or other binary output: written beside the target, renamed over it when whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
 def sd_properties(props: dict[str, str]) -> str:
     return "".join(f"> <{k}>\n{v}\n\n" for k, v in props.items())
 
