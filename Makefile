@@ -21,7 +21,8 @@ demo: install
 	$(BIN)/dockscore score data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf --symmetry se3 -o demo-se3.csv
 	rm -f demo-rank.store.sqlite
 	$(BIN)/dockscore rank data/examples/1ia1/protein.pdb data/examples/1ia1/ligands.sdf -o demo-rank.csv --top-sdf demo-top.sdf
-	$(BIN)/dockscore enantiomers data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf --summary demo-enantiomers.csv
+	$(BIN)/dockscore enantiomers data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf -o demo-enantiomers.csv --png demo-enantiomers.png
+	$(BIN)/dockscore explain data/examples/1s3v/protein.pdb data/examples/1s3v/ligand.sdf -o demo-explain.png
 
 test: install
 	$(BIN)/python -m pytest
@@ -32,4 +33,4 @@ bench: install
 	$(BIN)/python bench/compare_vina.py
 
 clean:
-	rm -rf $(VENV) demo-*.sdf demo-*.csv demo-*.sqlite*
+	rm -rf $(VENV) demo-*.sdf demo-*.csv demo-*.sqlite* demo-*.png
