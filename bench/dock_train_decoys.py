@@ -1,17 +1,17 @@
-"""Vina-docked decoys for complexes that have none (the training ones by default), added to a tensor cache.
+"""Docked decoys for PDBbind complexes that have none, for a larger docking test or a training cache.
 
-    python bench/dock_train_decoys.py dock [--jobs 2] [--exhaustiveness 8] [--out .cache/train_docked]
-    python bench/dock_train_decoys.py dock --part test fep_targets --out .cache/heldout_docked
-    python bench/dock_train_decoys.py merge .cache/pdbbind_relaxed.pt .cache/pdbbind_docked.pt
-    CACHE=.cache/pdbbind_docked.pt bench/train_sweep_gpu.sh OUTDIR BUDGET "name seed pose_weight max_decoys" ...
-    python bench/contact_potential.py --cache .cache/pdbbind_docked.pt --out ...
+    python bench/dock_train_decoys.py dock --part test fep_targets --out .cache/heldout_docked       # Vina redocking
+    python bench/dock_train_decoys.py dock --part test fep_targets --scoring vinardo --exhaustiveness 4 \
+        --max-rotatable 15 --out .cache/heldout_vinardo                                             # or --scoring ad4
+    python bench/dock_train_decoys.py dock [--jobs 2] [--exhaustiveness 8] [--out .cache/train_docked]  # training part
+    python bench/dock_train_decoys.py merge .cache/pdbbind.pt .cache/pdbbind_docked.pt             # into a tensor cache
 
 Why: the held-out docking test asks a score to pick the near-native pose among a docking
-program's own minima (smina's, i.e. Vina's function). Only 213 of the 559 training complexes
-carry such decoys; every attempt to learn a pose sense that transfers beyond the Vina-shaped
-prior (dockscore-e3 card, "Docking power: what was tried") had about 200 complexes to learn
-from. This docks the other 346 the way the shared decoys were made, so the next attempt can
-learn from all of them.
+program's own minima; only 47 held-out complexes ship with such decoys (smina's), so the
+held-out docking reads of bench/compare_vina.py (sets pdbbind-redocked, pdbbind-vinardo,
+pdbbind-ad4; docs/docking-power.md) dock the others the same way. Only 213 of the 559 training
+complexes carry decoys too: ``merge`` adds the docked training complexes to a tensor cache, for a
+training recipe that wants more of them (docs/model-e3-notes.md, "Docking power: what was tried").
 
 Protocol (smina-like redocking): receptor PDBQT by Open Babel, waters stripped; the crystal
 ligand's heavy atoms, H added by RDKit, prepared by meeko (Vina randomises position,
