@@ -296,13 +296,15 @@ def _optimize_poses(scorer, ligands: list[PreparedLigand], steps: int, lr: float
                 best[k], stale[k] = (current[n], positions[k].detach().clone()), 0
             else:
                 stale[k] += 1
+        done = step + 1
+        if patience is not None:
+            active = [k for k in active if stale[k] < patience]
+        if done == steps or not active:  # no evaluation follows: a last gradient step would be wasted
+            break
         loss = (-scores.double() + clash_weight * clashes).sum()
         opt.zero_grad()
         loss.backward()
         opt.step()
-        done = step + 1
-        if patience is not None:
-            active = [k for k in active if stale[k] < patience]
     out = []
     for (score, pos), x, s0 in zip(best, starts, start_scores):
         rmsd = float(((pos - x) ** 2).sum(-1).mean().sqrt())
