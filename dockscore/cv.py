@@ -45,7 +45,7 @@ UNKNOWN_UNIPROT = ("", "------")
 
 # The inference settings of the shipped dockscore-e3 (models/dockscore-e3.safetensors config): the
 # prior's soft core applied after training (bench/make_ensemble.py) and the pose score's prior weight
-# w = 2 (bench/pose_prior_weight.py). Fold models are also scored with them ("as shipped").
+# w = 2 (chosen by an experiment since removed, docs/experiments.md). Fold models are also scored with them ("as shipped").
 SHIPPED_INFERENCE = {"prior_overlap_cap": 0.7, "pose_prior_weight": 2.0}
 
 _AMINO = {"ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G", "HIS": "H", "ILE": "I",

@@ -248,6 +248,9 @@ class _Inline:
     """One process: the scorer lives here (``--jobs 1``, or a comparison run on a device)."""
 
     def __init__(self, spec: ScorerSpec, device: str = "cpu") -> None:
+        import torch
+
+        torch.set_num_threads(1)  # as in every worker: these small graphs gain nothing from threads, and a busy core makes them spin
         self.scorer = spec.build(device)
         self.slots = 1
 
