@@ -228,38 +228,34 @@ PRIOR_OVERLAP_CAP = 0.7
 
 
 @contextmanager
-def prior_hard_wall(model: nn.Module) -> Iterator[nn.Module]:
+def _heads_set(model: nn.Module, name: str, value) -> Iterator[nn.Module]:
+    """Set one attribute on the head of the model (or of every ensemble member) for the duration."""
+    heads = [m.head for m in getattr(model, "members", [model])]
+    saved = [getattr(h, name) for h in heads]
+    try:
+        for h in heads:
+            setattr(h, name, value)
+        yield model
+    finally:
+        for h, old in zip(heads, saved):
+            setattr(h, name, old)
+
+
+def prior_hard_wall(model: nn.Module):
     """Vina's unbounded repulsion in the prior for the duration (the pose optimiser's objective).
 
     The soft core is for scoring poses someone else made; an optimiser exploits any bounded
     penalty: under the capped prior it pushes atoms 1 A into the protein, where the saturated
     hydrophobic and H-bond terms still pay, and scores of 15-18 pK follow. Optimising against
     the full wall keeps poses physical."""
-    heads = [m.head for m in getattr(model, "members", [model])]
-    saved = [h.prior_overlap_cap for h in heads]
-    try:
-        for h in heads:
-            h.prior_overlap_cap = None
-        yield model
-    finally:
-        for h, cap in zip(heads, saved):
-            h.prior_overlap_cap = cap
+    return _heads_set(model, "prior_overlap_cap", None)
 
 
-@contextmanager
-def learned_correction_off(model: nn.Module) -> Iterator[nn.Module]:
+def learned_correction_off(model: nn.Module):
     """Only the fixed terms (hard clash and the Vina-typed prior) for the duration: the learned
     pair energies are zero, so score = offset + scale x (clash + prior). This is "the prior
     alone", the baseline a learned correction must beat on the same complexes (dockscore.cv)."""
-    heads = [m.head for m in getattr(model, "members", [model])]
-    saved = [h.learned_terms for h in heads]
-    try:
-        for h in heads:
-            h.learned_terms = False
-        yield model
-    finally:
-        for h, on in zip(heads, saved):
-            h.learned_terms = on
+    return _heads_set(model, "learned_terms", False)
 
 
 def xs_pair_masks(xs_i: torch.Tensor, xs_j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
