@@ -203,14 +203,16 @@ class CompareTask:
 _WORKER_SCORER = None  # one per worker process: the protein is read and encoded once
 
 
-def _init_worker(spec: ScorerSpec) -> None:
+def _init_worker(spec: ScorerSpec, main_pid: int) -> None:
     import signal
 
     import torch
 
     global _WORKER_SCORER
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle (it says what was kept)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # main_pid comes from the main process, not from os.getppid(): workers are spawned on demand, and
+    # one that starts up after a kill -9 of its main process would otherwise watch its new parent.
+    threading.Thread(target=_exit_with_parent, args=(main_pid,), daemon=True).start()
     torch.set_num_threads(1)
     _WORKER_SCORER = spec.build()
 
@@ -219,9 +221,9 @@ def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
     """A worker whose main process was killed (kill -9: no shutdown message) must not live on
     holding a core: it notices it was re-parented and exits."""
     while True:
-        time.sleep(every_s)
         if os.getppid() != parent:
             os._exit(1)
+        time.sleep(every_s)
 
 
 def _run_in_worker(task, raws: list[RawRecord]) -> list:
@@ -274,7 +276,7 @@ class _Processes:
         from concurrent.futures import ProcessPoolExecutor
 
         self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker, initargs=(spec,))
+                                        initializer=_init_worker, initargs=(spec, os.getpid()))
         self.slots = 2 * jobs
 
     def submit(self, task, raws):

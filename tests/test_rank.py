@@ -264,3 +264,12 @@ def test_workers_of_a_killed_run_exit(tmp_path):
         time.sleep(0.5)
     alive = [w for w in workers if running(w)]
     assert not alive, f"workers {alive} outlived their killed main process"
+
+
+def test_a_worker_started_after_its_main_process_died_exits():
+    """Workers are spawned on demand: one that starts up after a kill -9 of its main process must
+    still notice (it watches the main process's pid, not whichever parent it has by then)."""
+    not_my_parent = os.getpid() + 10**6  # no process: the watcher must see its parent is not it
+    code = f"from dockscore.rank import _exit_with_parent; _exit_with_parent({not_my_parent}, every_s=0.05); raise SystemExit(0)"
+    done = subprocess.run([sys.executable, "-c", code], timeout=60)
+    assert done.returncode == 1
