@@ -76,6 +76,16 @@ def scatter_sum(src: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tens
     return out.index_add_(0, index, src)
 
 
+def gaussian(z: torch.Tensor) -> torch.Tensor:
+    """exp(-z^2), with z^2 capped at 60 (exp(-60) ~ 1e-26, zero beside any term that matters).
+
+    Why the cap: torch's CPU exp takes a slow scalar path for float32 arguments below about -87,
+    where the result underflows to a subnormal or zero, and subnormals slow every product after
+    it: uncapped, an exp over a radial basis or a Gaussian contact term ran 50-100x slower
+    (measured: 93 k values, 45 us vs 4.5 ms)."""
+    return torch.exp(-(z * z).clamp(max=60.0))
+
+
 class GaussianRBF(nn.Module):
     def __init__(self, n: int, cutoff: float) -> None:
         super().__init__()
@@ -83,7 +93,7 @@ class GaussianRBF(nn.Module):
         self.width = cutoff / n
 
     def forward(self, d: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-(((d[:, None] - self.centers) / self.width) ** 2))
+        return gaussian((d[:, None] - self.centers) / self.width)
 
 
 def _soft_unit(v: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -278,12 +288,12 @@ def vina_prior_energy(terms: torch.Tensor, xs_i: torch.Tensor, xs_j: torch.Tenso
 
 def interaction_terms(d_s: torch.Tensor) -> torch.Tensor:
     return torch.stack([
-        torch.exp(-((d_s / 0.5) ** 2)),
-        torch.exp(-(((d_s - 3.0) / 2.0) ** 2)),
+        gaussian(d_s / 0.5),
+        gaussian((d_s - 3.0) / 2.0),
         torch.where(d_s < 0, d_s**2, torch.zeros_like(d_s)),
         torch.clamp(1.5 - d_s, 0.0, 1.0),
         torch.clamp(-d_s / 0.7, 0.0, 1.0),
-        torch.exp(-((d_s / 0.5) ** 2)),
+        gaussian(d_s / 0.5),
     ], dim=-1)
 
 

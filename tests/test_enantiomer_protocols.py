@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from dockscore.cli import app
 from dockscore.enantiomers import _symmetric_starts, compare_stereoisomers
 from dockscore.io.ligands import records_from_mols
+from dockscore.model import CLASH_ONSET
 from dockscore.optimize import PocketPrior, optimize_poses, pose_from_parameters, poses_from_parameters, rotatable_torsions
 from dockscore.stereo import mirror_mol, perceive, principal_planes
 from dockscore.train import perturb_pose
@@ -59,6 +60,27 @@ def test_the_coarse_objective_is_the_models_prior_on_a_prior_model(scorers, crys
             _, clash, prior = model.head.pair_terms(graph.pos, graph.radius, graph.pair_index, graph.xs)
             expected = float(clash.sum() + prior.sum())
             assert float(objective(pose.pos[None].double())[0]) == pytest.approx(expected, abs=2e-3)
+
+
+def test_the_coarse_objectives_written_out_gradient_is_autograds(scorers, crystal_1s3v):
+    """PocketPrior's gradient comes from its own derivative in d, not from autograd: it must equal
+    autograd through the same energy, on poses that reach every branch (overlap, clash, h-bond,
+    hydrophobic ramps, the cutoff)."""
+    scorer = scorers["e3"]
+    ligand = scorer.prepare(crystal_1s3v)
+    gen = torch.Generator().manual_seed(3)
+    poses = torch.stack([ligand.pos] + [perturb_pose(ligand, gen, 1.0, 2.5)[0].pos for _ in range(5)]).double()
+    objective = PocketPrior(scorer, ligand, poses)
+    x = poses.clone().requires_grad_(True)
+    objective(x).sum().backward()
+    reference = x.detach().float().clone().requires_grad_(True)
+    d = (reference[:, :, None] - objective.pos[None, None]).norm(dim=-1)
+    energy, _ = objective.energy_terms(d, with_slope=False)
+    energy.sum().backward()
+    surface = d.detach() - objective.radius_sum
+    assert bool((surface < -CLASH_ONSET).any()) and bool(((surface > -0.7) & (surface < 0)).any())  # clash and h-bond branches seen
+    torch.testing.assert_close(x.grad.float(), reference.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(objective(poses), energy.detach().sum((1, 2)).double())
 
 
 @pytest.mark.parametrize("symmetry", ["e3", "se3"])
