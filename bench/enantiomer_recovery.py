@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--protocol", nargs="+", default=["anchored", "symmetric"], choices=["anchored", "symmetric"])
     parser.add_argument("--starts", type=int, default=4, help="starts per form (the CLI default)")
-    parser.add_argument("--steps", type=int, default=6, help="model steps per start (the CLI default)")
+    parser.add_argument("--steps", type=int, default=4, help="model steps per start (the CLI default)")
     parser.add_argument("--coarse-steps", type=int, default=30, help="prior steps per start (the CLI default)")
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--ids", nargs="+", default=None, help="only these complexes (e.g. the ones a fix touched)")

@@ -388,7 +388,7 @@ def enantiomers(
     stereoisomers: str = typer.Option("enantiomer", "--stereoisomers", help="'enantiomer' (all centres inverted) or 'all' (every stereoisomer, up to --max-isomers)."),
     max_isomers: int = typer.Option(8, "--max-isomers", min=2, help="Cap on forms per ligand with --stereoisomers all."),
     starts: int = typer.Option(4, "--starts", min=1, help="Optimisation starts per form."),
-    steps: int = typer.Option(6, "--steps", min=0, help="Model steps per start (rigid body + torsions), after the coarse steps; a start that stops improving for 2 steps stops."),
+    steps: int = typer.Option(4, "--steps", min=0, help="Model steps per start (rigid body + torsions), after the coarse steps; a start that stops improving for 2 steps stops."),
     coarse_steps: int = typer.Option(30, "--coarse-steps", min=0, help="Steps per start under the Vina-typed prior alone first (cheap: no network)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the perturbed starts."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Worker processes (0 = one per CPU core), as in rank. Results do not depend on it."),

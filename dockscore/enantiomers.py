@@ -143,7 +143,7 @@ def _symmetric_starts(scorer, mol: Chem.Mol, base: PreparedLigand, starts: int, 
             ("enantiomer", enantiomer_mol, [enantiomer.with_positions(2 * center - s.pos) for s in input_starts])]
 
 
-def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: int = 6, seed: int = 0,
+def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: int = 4, seed: int = 0,
                           k_sigma: float = 2.0, min_threshold: float = 0.25, all_isomers: bool = False,
                           max_isomers: int = 8, coarse_steps: int = 30, patience: int | None = 2,
                           protocol: str = "anchored") -> StereoComparison:

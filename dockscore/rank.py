@@ -161,7 +161,7 @@ class CompareTask:
     the options are :func:`~dockscore.enantiomers.compare_stereoisomers`'s."""
 
     starts: int = 4
-    steps: int = 6
+    steps: int = 4
     coarse_steps: int = 30
     seed: int = 0
     protocol: str = "anchored"
