@@ -283,6 +283,17 @@ def prior_predictions(complexes: list, symmetry: str = "e3", prior_overlap_cap: 
         return model_predictions(model, complexes)
 
 
+def fold_prior_part(model, complexes: list) -> list[Prediction]:
+    """A trained model's own prior part under the shipped inference settings: its learned
+    correction off, its offset and calibration kept (the w = 0 end of the correction-weight sweep)."""
+    from dockscore.model import learned_correction_off
+
+    model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])
+    model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
+    with learned_correction_off(model):
+        return model_predictions(model, complexes)
+
+
 def heavy_atom_predictions(train: list, test: list) -> list[Prediction]:
     """Ligand heavy-atom count, linearly fitted to pK on the training folds (its sign included).
     Every pose of a ligand gets the same score, so its docking figure is the random-pick rate."""
@@ -345,11 +356,54 @@ def ridge_predictions(train: list, test: list, features: dict[str, np.ndarray], 
 SCORERS = {  # name -> what it is (table order)
     "dockscore": "fold model as trained (no soft core, pose score w = 1)",
     "dockscore_shipped": "fold model with the shipped inference settings (prior soft core 0.7 A, pose score w = 2)",
+    "dockscore_fold_prior": "the fold model's own prior part (shipped settings, learned correction off: its calibration kept)",
+    "dockscore_cw_nested": "shipped settings, learned correction weighted by the weight the other folds chose (nested: the test fold never chooses)",
     "vina_prior": "Vina-typed prior alone (+ hard clash), learned correction off, no soft core",
     "vina_prior_cap0.7": "Vina-typed prior alone, 0.7 A soft core",
     "heavy_atoms": "ligand heavy-atom count, linear fit on the training folds",
     "ligand_ridge": "ligand-only ridge (bench/ligand_only.py descriptors), fit on the training folds",
 }
+
+
+CORRECTION_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def blend(prior_part: list[Prediction], full: list[Prediction], weight: float) -> list[Prediction]:
+    """One fold model's predictions with its learned correction weighted by ``weight``: the
+    correction enters the score linearly, so score(w) = prior part + w x (full - prior part),
+    for the crystal pose and every decoy alike (= ``model.set_correction_weight(w)``)."""
+    def mix(a: float, b: float) -> float:
+        return a + weight * (b - a)
+
+    out = []
+    for p0, p1 in zip(prior_part, full):
+        assert p0.id == p1.id and len(p0.decoys) == len(p1.decoys)
+        pose = mix(p0.pose_score, p1.pose_score) if p0.pose_score is not None and p1.pose_score is not None else None
+        out.append(Prediction(p1.id, p1.pK, mix(p0.score, p1.score), pose,
+                              [(mix(a, b), r) for (a, r), (b, _) in zip(p0.decoys, p1.decoys)]))
+    return out
+
+
+def correction_weight_sweep(prior_part: dict[int, list[Prediction]], full: dict[int, list[Prediction]], group_of: dict[str, str],
+                            weights=CORRECTION_WEIGHTS, n_boot: int = 1000) -> dict:
+    """Pooled and per-fold scoring R of every correction weight, and the nested choice: each test
+    fold gets the weight that maximises pooled R over the other folds (the figure that estimates
+    what choosing the weight by CV will give on new proteins)."""
+    done = sorted(set(prior_part) & set(full))
+    blended = {w: {f: blend(prior_part[f], full[f], w) for f in done} for w in weights}
+    pooled = {w: metrics([p for f in done for p in blended[w][f]], group_of, n_boot) for w in weights}
+    per_fold = {w: [metrics(blended[w][f], group_of, 0)["scoring"].get("pearson") for f in done] for w in weights}
+    chosen, nested = {}, {}
+    for f in done:
+        others = [g for g in done if g != f]
+        if not others:
+            break
+        r = {w: metrics([p for g in others for p in blended[w][g]], group_of, 0)["scoring"].get("pearson") for w in weights}
+        chosen[f] = max(weights, key=lambda w: (np.nan_to_num(r[w], nan=-1.0), -abs(w - 1.0)))
+        nested[f] = blended[chosen[f]][f]
+    return {"weights": list(weights), "folds": done, "pooled": {str(w): headline(m) for w, m in pooled.items()},
+            "per_fold_pearson": {str(w): v for w, v in per_fold.items()}, "nested_choice": chosen, "nested_predictions": nested,
+            "best_pooled": max(weights, key=lambda w: np.nan_to_num(pooled[w]["scoring"].get("pearson"), nan=-1.0))}
 
 
 def _pred_to_json(preds: list[Prediction]) -> list[dict]:
@@ -397,6 +451,16 @@ def write_tables(report: dict, out_dir: Path, stem: str = "cv") -> None:
             if name in f.get("metrics", {}):
                 csv_rows.append({"scorer": name, "fold": f["fold"], **headline(f["metrics"][name])})
     lines += ["", *(f"- {k}: {v}" for k, v in SCORERS.items() if k in report["pooled"]), ""]
+    sweep = report.get("correction_weight")
+    if sweep:
+        lines += ["## Weight of the learned correction (shipped settings; 0 = the fold model's prior part alone)", "",
+                  "| weight | pooled Pearson R [95 %] | R per fold | within-protein rho | docking top-1, native excluded |", "|---|---|---|---|---|"]
+        for w in sweep["weights"]:
+            h = sweep["pooled"][str(w)]
+            lines.append(f"| {w:g} | {_fmt(h['pearson'], h['pearson_ci95'])} | {' '.join(_fmt(r, digits=2) for r in sweep['per_fold_pearson'][str(w)])} | "
+                         f"{_fmt(h['ranking_rho'])} | {_fmt(h['dock_excl'])} |")
+        lines += ["", f"Best pooled weight: {sweep['best_pooled']:g}; nested choice per test fold (chosen on the other folds): "
+                  + ", ".join(f"fold {f}: {w:g}" for f, w in sweep["nested_choice"].items()) + "", ""]
     (out_dir / f"{stem}.md").write_text("\n".join(lines))
     with open(out_dir / f"{stem}.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, list(csv_rows[0]) if csv_rows else ["scorer"])
@@ -488,7 +552,8 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
     log(f"baselines scored ({time.time() - t0:.0f} s): {out_dir / 'baselines.md'}")
 
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
-    preds: dict[str, dict[int, list[Prediction]]] = {"dockscore": {}, "dockscore_shipped": {}, **baselines}
+    preds: dict[str, dict[int, list[Prediction]]] = {"dockscore": {}, "dockscore_shipped": {}, "dockscore_fold_prior": {},
+                                                     "dockscore_cw_nested": {}, **baselines}
     report = _report({"symmetry": symmetry, "epochs": epochs, "seed": seed, "train_config": dict(cfg.__dict__),
                       "model_config": model_config.to_dict()}, k, cv_seed, pool, folds, grouping, inner_val_frac, list(preds))
     name = name or f"dockscore-{symmetry}"
@@ -505,6 +570,12 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
             preds["dockscore_shipped"][f] = _pred_from_json(stored["dockscore_shipped"])
             info = stored["info"]
             log(f"fold {f}: read {saved}")
+            if "dockscore_fold_prior" not in stored:  # a fold run before the correction-weight sweep existed
+                from dockscore.checkpoint import load_model
+
+                stored["dockscore_fold_prior"] = _pred_to_json(fold_prior_part(load_model(fold_dir / f"{name}.safetensors"), test))
+                saved.write_text(json.dumps(stored))
+            preds["dockscore_fold_prior"][f] = _pred_from_json(stored["dockscore_fold_prior"])
         else:
             log(f"fold {f}: train {len(train_ids)}, inner val {len(val_ids)}, test {len(fold)} complexes")
             t0 = time.time()
@@ -516,15 +587,24 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
             model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])  # the saved checkpoint stays as trained
             model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
             preds["dockscore_shipped"][f] = model_predictions(model, test)
+            preds["dockscore_fold_prior"][f] = fold_prior_part(model, test)
             info = {"best_epoch": info["best_epoch"], "epochs_run": info["epochs_run"], "calibration": info["calibration"],
                     "history": info["history"], "train_seconds": time.time() - t0}
             (fold_dir / f"{name}.metrics.json").write_text(json.dumps({"train_ids": train_ids, "inner_val_ids": val_ids, "test_ids": fold,
                                                                        **info}, indent=1))
             saved.write_text(json.dumps({"dockscore": _pred_to_json(preds["dockscore"][f]),
-                                         "dockscore_shipped": _pred_to_json(preds["dockscore_shipped"][f]), "info": info}))
+                                         "dockscore_shipped": _pred_to_json(preds["dockscore_shipped"][f]),
+                                         "dockscore_fold_prior": _pred_to_json(preds["dockscore_fold_prior"][f]), "info": info}))
         report["folds"].append({"fold": f, "test": len(fold), "train": len(train_ids), "inner_val": len(val_ids),
                                 "best_epoch": info["best_epoch"], "ridge_alpha": alphas.get(f),
-                                "metrics": {n: metrics(by_fold[f], group_of, n_boot) for n, by_fold in preds.items()}})
+                                "metrics": {n: metrics(by_fold[f], group_of, n_boot) for n, by_fold in preds.items() if f in by_fold}})
+        if len(preds["dockscore_fold_prior"]) > 1:  # the nested choice needs another fold to choose on
+            sweep = correction_weight_sweep(preds["dockscore_fold_prior"], preds["dockscore_shipped"], group_of, n_boot=n_boot)
+            preds["dockscore_cw_nested"] = sweep.pop("nested_predictions")
+            report["correction_weight"] = sweep
+            for entry in report["folds"]:
+                if entry["fold"] in preds["dockscore_cw_nested"]:
+                    entry["metrics"]["dockscore_cw_nested"] = metrics(preds["dockscore_cw_nested"][entry["fold"]], group_of, n_boot)
         report["pooled"] = _pool_metrics(report["folds"], preds, group_of, n_boot)
         write_tables(report, out_dir)
         h = headline(report["folds"][-1]["metrics"]["dockscore"])

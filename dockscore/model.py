@@ -58,6 +58,9 @@ class ModelConfig:
     # to affinity, which varies between complexes; within one complex the prior carries most of
     # the pose sense (w = 1: the pose score is the score). See POSE_SCORE_NOTE.
     pose_prior_weight: float = 1.0
+    # Weight of the learned correction at inference (1 = as trained, 0 = the prior alone): a
+    # shrinkage toward the physics, chosen by protein-grouped CV (dockscore.cv), no parameter moves.
+    correction_weight: float = 1.0
 
     def graph_settings(self) -> GraphSettings:
         return GraphSettings(pocket_cutoff=self.pocket_cutoff, contact_cutoff=self.contact_cutoff)
@@ -265,7 +268,7 @@ def learned_correction_off(model: nn.Module):
     """Only the fixed terms (hard clash and the Vina-typed prior) for the duration: the learned
     pair energies are zero, so score = offset + scale x (clash + prior). This is "the prior
     alone", the baseline a learned correction must beat on the same complexes (dockscore.cv)."""
-    return _heads_set(model, "learned_terms", False)
+    return _heads_set(model, "correction_weight", 0.0)
 
 
 def xs_pair_masks(xs_i: torch.Tensor, xs_j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -302,12 +305,12 @@ class PairInteractionHead(nn.Module):
     hard-clash term and (when ``vina_prior`` > 0) the fixed Vina-typed prior."""
 
     def __init__(self, F: int, rank: int, cutoff: float, offset: float, clash_weight: float = 1.0, vina_prior: float = 0.0,
-                 prior_overlap_cap: float | None = None, typed_contacts: bool = False) -> None:
+                 prior_overlap_cap: float | None = None, typed_contacts: bool = False, correction_weight: float = 1.0) -> None:
         super().__init__()
         K = len(LEARNED_TERMS)
         self.K, self.rank, self.cutoff, self.clash_weight, self.vina_prior = K, rank, cutoff, clash_weight, vina_prior
         self.prior_overlap_cap, self.typed_contacts = prior_overlap_cap, typed_contacts
-        self.learned_terms = True  # False: the learned correction's pair energies are zero (see learned_correction_off)
+        self.correction_weight = correction_weight  # 0: the learned pair energies are zero (see learned_correction_off)
         self.ligand_proj = nn.Linear(F, K * rank)
         self.protein_proj = nn.Linear(F, K * rank)
         self.term_bias = nn.Parameter(torch.full((K,), -5.0))
@@ -352,7 +355,7 @@ class PairInteractionHead(nn.Module):
 
     def energies(self, weight, terms, clash, prior) -> torch.Tensor:
         """(P, K + 2) pair energies (pK units, before calibration) from learned weights and :meth:`pair_terms`."""
-        learned = weight * terms * self.signs if self.learned_terms else torch.zeros_like(terms)
+        learned = weight * terms * (self.signs * self.correction_weight)
         return torch.cat([learned, clash[:, None], prior[:, None]], dim=-1)
 
     def settings(self) -> tuple:
@@ -376,11 +379,16 @@ class DockScoreModel(nn.Module):
         self.protein_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.protein_layers))
         self.ligand_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.layers))
         self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset, config.clash_weight, config.vina_prior,
-                                       config.prior_overlap_cap, config.typed_contacts)
+                                       config.prior_overlap_cap, config.typed_contacts, config.correction_weight)
 
     def set_pose_prior_weight(self, weight: float) -> None:
         """Set the prior's weight in the pose score of a trained model (no parameter moves)."""
         self.config = replace(self.config, pose_prior_weight=float(weight))
+
+    def set_correction_weight(self, weight: float) -> None:
+        """Scale the learned correction of a trained model (1 = as trained, 0 = the prior alone)."""
+        self.config = replace(self.config, correction_weight=float(weight))
+        self.head.correction_weight = float(weight)
 
     def set_prior_overlap_cap(self, cap: float | None) -> None:
         """Change the prior's soft core of a trained model (a fixed term: no parameter moves); the
@@ -575,6 +583,11 @@ class DockScoreEnsemble(nn.Module):
     def set_pose_prior_weight(self, weight: float) -> None:
         for m in self.members:
             m.set_pose_prior_weight(weight)
+        self.config = self.members[0].config
+
+    def set_correction_weight(self, weight: float) -> None:
+        for m in self.members:
+            m.set_correction_weight(weight)
         self.config = self.members[0].config
 
     def encode_protein(self, x, pos, bond_index):

@@ -114,6 +114,39 @@ def test_learned_correction_off_leaves_only_the_fixed_terms():
     assert float(off["terms"][:, : len(TERM_NAMES) - 2].abs().sum()) == 0.0
     assert torch.allclose(off["score"], off["terms"][:, fixed].sum(-1) + model.offset)
     assert not torch.allclose(off["score"], before["score"])
+    # the learned correction enters linearly: weight w gives off + w x (full - off), pose scores alike
+    with torch.no_grad():
+        model.set_correction_weight(0.4)
+        shrunk = model(batch, s, v)
+        model.set_correction_weight(1.0)
+    for key in ("score", "pose_score"):
+        assert torch.allclose(shrunk[key], off[key] + 0.4 * (before[key] - off[key]), atol=1e-5)
+    assert model.config.correction_weight == 1.0
+
+
+def test_the_correction_weight_sweep_blends_linearly_and_chooses_on_other_folds():
+    from dockscore.cv import blend, correction_weight_sweep
+
+    rng = np.random.default_rng(0)
+    group_of, prior, full = {}, {}, {}
+    for f in range(3):
+        prior[f], full[f] = [], []
+        for n in range(30):
+            cid = f"c{f}_{n}"
+            group_of[cid] = f"g{f}_{n % 6}"
+            pk = float(rng.normal(6, 1.5))
+            p0 = pk + float(rng.normal(0, 1.0))  # a prior that carries signal
+            noise = float(rng.normal(0, 3.0))  # a correction that is mostly noise
+            decoys = [(p0 - 1.0, 4.0)]
+            prior[f].append(Prediction(cid, pk, p0, p0, decoys))
+            full[f].append(Prediction(cid, pk, p0 + noise, p0 + noise, [(p0 - 1.0 + noise / 2, 4.0)]))
+    half = blend(prior[0], full[0], 0.5)[0]
+    assert half.score == pytest.approx((prior[0][0].score + full[0][0].score) / 2)
+    assert half.decoys[0][0] == pytest.approx((prior[0][0].decoys[0][0] + full[0][0].decoys[0][0]) / 2)
+    sweep = correction_weight_sweep(prior, full, group_of, n_boot=20)
+    r = {w: sweep["pooled"][str(w)]["pearson"] for w in sweep["weights"]}
+    assert r[0.0] > r[1.0] and sweep["best_pooled"] < 1.0  # a noisy correction is shrunk
+    assert set(sweep["nested_choice"]) == {0, 1, 2} and all(w < 1.0 for w in sweep["nested_choice"].values())
 
 
 @pytest.mark.skipif(not (DATA / "pdbbind" / "index.csv").exists(), reason="needs ../shared/data/pdbbind")
@@ -131,6 +164,7 @@ def test_cv_driver_smoke(tmp_path):
     assert len(tested) == len(set(tested)) == report["cv"]["pool"] > 0
     assert not set(tested) & (set(split["test"]) | set(split["fep_targets"]))
     assert [f["fold"] for f in report["folds"]] == [0, 1]
-    assert {"dockscore", "dockscore_shipped", "vina_prior", "heavy_atoms"} <= set(report["pooled"])
+    assert {"dockscore", "dockscore_shipped", "dockscore_fold_prior", "dockscore_cw_nested", "vina_prior", "heavy_atoms"} <= set(report["pooled"])
+    assert "Weight of the learned correction" in (out / "cv.md").read_text()
     assert (out / "fold0" / "dockscore-e3.safetensors").exists() and (out / "cv.md").exists() and (out / "baselines.md").exists()
     assert json.loads((out / "cv.json").read_text())["cv"]["k"] == 2
