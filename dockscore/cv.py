@@ -283,6 +283,15 @@ def prior_predictions(complexes: list, symmetry: str = "e3", prior_overlap_cap: 
         return model_predictions(model, complexes)
 
 
+def linear_fit(fit: list[Prediction], test: list[Prediction]) -> list[Prediction]:
+    """A fixed scorer mapped to pK by a line fitted on the training folds (as a fold model is
+    calibrated on its training complexes): without it, pooled R over folds would favour the fixed
+    scorer, whose one map needs no per-fold calibration, over every fitted one."""
+    a, b = np.polyfit([p.score for p in fit], [p.pK for p in fit], 1)
+    line = lambda x: None if x is None else float(a * x + b)  # noqa: E731
+    return [Prediction(p.id, p.pK, line(p.score), line(p.pose_score), [(line(s), r) for s, r in p.decoys]) for p in test]
+
+
 def fold_prior_part(model, complexes: list) -> list[Prediction]:
     """A trained model's own prior part under the shipped inference settings: its learned
     correction off, its offset and calibration kept (the w = 0 end of the correction-weight sweep)."""
@@ -358,8 +367,8 @@ SCORERS = {  # name -> what it is (table order)
     "dockscore_shipped": "fold model with the shipped inference settings (prior soft core 0.7 A, pose score w = 2)",
     "dockscore_fold_prior": "the fold model's own prior part (shipped settings, learned correction off: its calibration kept)",
     "dockscore_cw_nested": "shipped settings, learned correction weighted by the weight the other folds chose (nested: the test fold never chooses)",
-    "vina_prior": "Vina-typed prior alone (+ hard clash), learned correction off, no soft core",
-    "vina_prior_cap0.7": "Vina-typed prior alone, 0.7 A soft core",
+    "vina_prior": "Vina-typed prior alone (+ hard clash), learned correction off, no soft core; linear fit on the training folds",
+    "vina_prior_cap0.7": "Vina-typed prior alone, 0.7 A soft core; linear fit on the training folds",
     "heavy_atoms": "ligand heavy-atom count, linear fit on the training folds",
     "ligand_ridge": "ligand-only ridge (bench/ligand_only.py descriptors), fit on the training folds",
 }
@@ -500,7 +509,7 @@ def baseline_predictions(pool: list, folds: list[list[str]], group_of: dict[str,
         fit = [c for c in pool if group_of[c.id] not in test_groups]
         test = [by_id[i] for i in fold]
         for name in prior:
-            preds[name][f] = [prior[name][i] for i in fold]
+            preds[name][f] = linear_fit([prior[name][c.id] for c in fit], [prior[name][i] for i in fold])
         preds["heavy_atoms"][f] = heavy_atom_predictions(fit, test)
         if features is not None:
             preds["ligand_ridge"][f], alphas[f] = ridge_predictions(fit, test, features, group_of, seed)

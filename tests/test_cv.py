@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from dockscore.cv import GroupInput, Prediction, headline, inner_validation, make_folds, metrics, protein_groups
+from dockscore.cv import GroupInput, Prediction, headline, inner_validation, linear_fit, make_folds, metrics, protein_groups
 from dockscore.model import TERM_NAMES, DockScoreModel, ModelConfig, learned_correction_off
 
 from .conftest import ROOT
@@ -87,6 +87,18 @@ def test_metrics_and_intervals_contain_the_estimate():
         assert ci[0] <= value <= ci[1]
     assert m["n"] == 60 and m["ranking_groups"] == 12 and m["dock_excl_n"] == 60
     assert 0.5 < m["pearson"] < 0.95
+
+
+def test_a_fixed_scorer_is_mapped_by_the_line_its_training_folds_fit():
+    """pK = 2 x + 1 on the training folds: the test fold's score, pose score and decoys follow the
+    same line, so a fixed scorer is calibrated per fold like a fold model (fair pooled R)."""
+    rng = np.random.default_rng(0)
+    fit = [Prediction(f"t{i}", 2 * x + 1, x, x) for i, x in enumerate(rng.normal(size=30))]
+    test = [Prediction("a", 5.0, 0.5, 0.25, [(0.1, 1.0), (-1.0, 4.0)])]
+    (mapped,) = linear_fit(fit, test)
+    assert mapped.score == pytest.approx(2.0) and mapped.pose_score == pytest.approx(1.5)
+    assert [s for s, _ in mapped.decoys] == pytest.approx([1.2, -1.0]) and [r for _, r in mapped.decoys] == [1.0, 4.0]
+    assert mapped.pK == 5.0
 
 
 def test_learned_correction_off_leaves_only_the_fixed_terms():
