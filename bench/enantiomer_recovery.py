@@ -14,6 +14,12 @@ and after Vina's own local optimisation). Also reports the p38 pair of the FEP s
     python bench/enantiomer_recovery.py --symmetry e3 se3 --protocol anchored symmetric --vina --jobs 2 \
         --out bench/results/enantiomers.json
 
+With --cv RUN_DIR (a `dockscore train --cv` output), a recipe is read without touching those
+held-out ligands: every chiral crystal ligand of the training split is compared by the fold model
+that did not train on it (shipped inference settings), so recipes can be chosen on recovery.
+
+    python bench/enantiomer_recovery.py --symmetry se3 --cv runs/cv-se3 --protocol anchored --out runs/cv-se3/enantiomers.json
+
 One process per symmetry mode (--jobs); every mode and protocol sees the same ligands.
 """
 
@@ -51,6 +57,8 @@ def main() -> None:
     parser.add_argument("--vina", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--jobs", type=int, default=1, help="one process per mode (1 thread each)")
+    parser.add_argument("--cv", type=Path, default=None, metavar="RUN_DIR",
+                        help="cross-validated recovery of a recipe: training-split ligands, each by its own fold model")
     parser.add_argument("--write-calibration", action="store_true",
                         help="write each mode's per-protocol figures beside its shipped checkpoint (models/NAME.enantiomers.json), "
                              "where dockscore enantiomers reads the flag's measured precision")
@@ -58,6 +66,10 @@ def main() -> None:
     torch.set_num_threads(1)
     split = json.loads((ROOT / "models" / "split.json").read_text())
     ids = [(name, i) for name in ("test", "fep_targets", "val") for i in split[name] if args.ids is None or i in args.ids]
+    if args.cv is not None:  # the held-out ligands stay unread: only training-split complexes, by fold
+        folds = json.loads((args.cv / "folds.json").read_text())["folds"]
+        train = set(split["train"])
+        ids = [(f"fold{f}", i) for f, fold in enumerate(folds) for i in fold if i in train and (args.ids is None or i in args.ids)]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         summaries = list(pool.map(evaluate_mode, args.symmetry, [ids] * len(args.symmetry), [args] * len(args.symmetry)))
     report = dict(zip(args.symmetry, summaries))
@@ -101,12 +113,13 @@ def evaluate_mode(symmetry: str, ids, args) -> dict:
     t_start = time.time()
     n = 0
     options = {"starts": args.starts, "steps": args.steps, "coarse_steps": args.coarse_steps}
+    fold_models: dict[str, object] = {}
     for name, cid in ids:
         folder = args.data / "pdbbind" / cid
         record = next(iter_ligands(folder / "ligand.sdf"))
         if not record.ok or perceive(record.mol).kind() != "chiral":
             continue
-        scorer = Scorer(folder / "protein.pdb", symmetry=symmetry)
+        scorer = Scorer(folder / "protein.pdb", model=fold_model(args.cv, name, symmetry, fold_models) if args.cv else None, symmetry=symmetry)
         compare_stereoisomers(scorer, record, starts=1, steps=1, coarse_steps=1)  # first-call costs are start-up
         peer = None
         if args.vina:  # receptor and maps once per complex: a 10 A padded box around the crystal ligand holds both hands
@@ -130,9 +143,26 @@ def evaluate_mode(symmetry: str, ids, args) -> dict:
     out = {}
     for protocol in args.protocol:
         out[protocol] = summarise(rows[protocol], symmetry, protocol, args)
+        if args.cv is not None:
+            out[protocol]["per_fold"] = {f: float(np.mean([r["recovered"] for r in rows[protocol] if r["set"] == f]))
+                                         for f in sorted({r["set"] for r in rows[protocol]})}
+            continue
         out[protocol]["p38"] = p38_pair(args, symmetry, protocol, options)
         out[protocol]["wall_s"] = time.time() - t_start
     return out
+
+
+def fold_model(run_dir: Path, fold: str, symmetry: str, loaded: dict):
+    """The CV fold's model with the shipped inference settings (loaded once per fold)."""
+    if fold not in loaded:
+        from dockscore.checkpoint import load_model
+        from dockscore.cv import SHIPPED_INFERENCE
+
+        model = load_model(run_dir / fold / f"dockscore-{symmetry}.safetensors")
+        model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])
+        model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
+        loaded[fold] = model
+    return loaded[fold]
 
 
 def vina_pair(peer, c) -> dict:

@@ -781,7 +781,8 @@ def train(
     vectors: int = typer.Option(16, help="l=1 vector channels (0 = invariant l=0 network; e3 only)."),
     pose_weight: float = typer.Option(1.0, help="Weight of the listwise near-native-docked-pose term (0 = off)."),
     group_weight: float = typer.Option(1.0, help="Weight of the within-protein pK-difference term (0 = off)."),
-    mirror_weight: float = typer.Option(0.5, help="SE(3): margin in pK by which a crystal complex must outscore its mirror image."),
+    mirror_weight: float = typer.Option(0.5, help="SE(3): margin in pK by which a crystal complex must outscore its mirror image (0 = no mirror hinge)."),
+    enantiomer_weight: float = typer.Option(0.0, "--enantiomer-weight", help="Margin in pK by which a chiral crystal ligand must outscore its enantiomer placed in the same pocket by the prior (computed once, stored beside --cache). 0 = off."),
     torsion_decoys: bool = typer.Option(True, help="Torsionally perturbed conformers as negatives besides rigid moves."),
     max_decoys: int = typer.Option(8, help="Docked decoys per complex in each listwise pose-term step."),
     vina_prior: float = typer.Option(1.0, help="Weight of the fixed Vina-typed physics prior the network corrects (0 = off)."),
@@ -801,7 +802,7 @@ def train(
     torch.set_num_threads(max(1, threads))
     model_config = ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior, prior_overlap_cap=prior_overlap_cap or None,
                                typed_contacts=typed_contacts)
-    overrides = {"lr": lr, "ema_decay": ema, "pose_weight": pose_weight, "group_weight": group_weight, "mirror_weight": mirror_weight, "torsion_decoys": torsion_decoys,
+    overrides = {"lr": lr, "ema_decay": ema, "pose_weight": pose_weight, "group_weight": group_weight, "mirror_weight": mirror_weight, "enantiomer_weight": enantiomer_weight, "torsion_decoys": torsion_decoys,
                  "max_decoys": max_decoys}
     try:
         if cv:

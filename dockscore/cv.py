@@ -561,6 +561,11 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
     log(f"baselines scored ({time.time() - t0:.0f} s): {out_dir / 'baselines.md'}")
 
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
+    negatives = None
+    if cfg.enantiomer_weight > 0:  # placed once for the whole pool; each fold trains on its own training ids' only
+        from dockscore.train import training_enantiomers
+
+        negatives = training_enantiomers(data_root, [c.id for c in pool], cache, out_dir, log)
     preds: dict[str, dict[int, list[Prediction]]] = {"dockscore": {}, "dockscore_shipped": {}, "dockscore_fold_prior": {},
                                                      "dockscore_cw_nested": {}, **baselines}
     report = _report({"symmetry": symmetry, "epochs": epochs, "seed": seed, "train_config": dict(cfg.__dict__),
@@ -588,7 +593,8 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
         else:
             log(f"fold {f}: train {len(train_ids)}, inner val {len(val_ids)}, test {len(fold)} complexes")
             t0 = time.time()
-            model, info = train(complexes, {"train": train_ids, "val": val_ids}, cfg, model_config, fold_dir, log=log, device=device)
+            model, info = train(complexes, {"train": train_ids, "val": val_ids}, cfg, model_config, fold_dir, log=log, device=device,
+                                enantiomers=negatives)
             info["calibration"] = calibrate(model, [by_id[i] for i in train_ids])
             save_model(model, fold_dir / f"{name}.safetensors", extra={"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed,
                                                                        "epochs": epochs, "best_epoch": info["best_epoch"]})

@@ -168,6 +168,9 @@ class TrainConfig:
     seed: int = 0
     rank_weight: float = 1.0
     mirror_weight: float = 0.5
+    # Margin (pK) by which a chiral crystal ligand must outscore its enantiomer placed in the same
+    # pocket (dockscore.negatives; 0 = off). Unlike the mirror hinge, the protein keeps its hand.
+    enantiomer_weight: float = 0.0
     huber_delta: float = 1.0
     time_budget_s: float | None = None  # cap on training time; the LR schedule is fitted to it after epoch 0
     ema_decay: float = 0.0  # exponential moving average of weights (0 = off); evaluated and saved when on
@@ -296,7 +299,7 @@ def _mirror_credit(metrics: dict, config: TrainConfig) -> float:
     """SE(3) selection credit, 0..1: the mean validation gap between a complex and its mirror image
     relative to the margin the training hinge asks for. (The win rate alone saturates at 1 with
     gaps of 0.01 pK, which would select epochs whose parity-odd channels are all but silent.)"""
-    if "mirror_mean_gap" not in metrics:
+    if "mirror_mean_gap" not in metrics or config.mirror_weight <= 0:  # no mirror hinge: no mirror credit
         return 0.0
     margin = config.mirror_weight / max(config.rank_weight, 1e-9)
     return float(np.clip(metrics["mirror_mean_gap"] / max(margin, 1e-9), 0.0, 1.0))
@@ -351,7 +354,9 @@ def _listwise_decoys(cx: Complex, limit: int, gen: torch.Generator) -> list[tupl
 
 
 def train(complexes: list[Complex], split: dict, config: TrainConfig, model_config: ModelConfig, out: Path, log=print,
-          device: str = "cpu") -> tuple[DockScoreModel, dict]:
+          device: str = "cpu", enantiomers: dict[str, torch.Tensor] | None = None) -> tuple[DockScoreModel, dict]:
+    """``enantiomers``: complex id -> heavy-atom positions of its ligand's enantiomer in the pocket
+    (:func:`dockscore.negatives.enantiomer_negatives`), used when ``config.enantiomer_weight`` > 0."""
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -408,9 +413,12 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
                     if chosen:
                         lists.append((len(items), [r < 2.0 for _, r in chosen]))
                         items.extend((cx, pose, False) for pose, _ in chosen)
-                if config.symmetry == "se3":
+                if config.symmetry == "se3" and config.mirror_weight > 0:
                     pairs.append((n_idx, len(items), 1.0 * config.mirror_weight / max(config.rank_weight, 1e-9)))
                     items.append((cx, cx.ligand, True))
+                if config.enantiomer_weight > 0 and enantiomers and cx.id in enantiomers:
+                    pairs.append((n_idx, len(items), config.enantiomer_weight / max(config.rank_weight, 1e-9)))
+                    items.append((cx, cx.ligand.with_positions(enantiomers[cx.id]), False))
             batch, ps, pv = _encode_and_graphs(model, items, settings)
             scores = model(batch, ps, pv)["score"]
             dev = scores.device
@@ -521,6 +529,17 @@ def load_training_complexes(data_root: Path, settings: GraphSettings, cache: Pat
     return complexes
 
 
+def training_enantiomers(data_root: Path, ids: list[str], cache: Path | None, out_dir: Path, log=print) -> dict[str, torch.Tensor]:
+    """Enantiomer negatives of the training ids, stored beside the tensor cache (or in ``out_dir``)."""
+    from dockscore.negatives import enantiomer_negatives
+
+    store = Path(cache).with_suffix(".enantiomers.pt") if cache is not None else Path(out_dir) / "enantiomer_negatives.pt"
+    t0 = time.time()
+    negatives = enantiomer_negatives(Path(data_root) / "pdbbind", list(ids), store, log)
+    log(f"enantiomer negatives: {len(negatives)} of {len(ids)} training complexes have a chiral ligand ({time.time() - t0:.0f} s)")
+    return negatives
+
+
 def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40, seed: int = 0, limit: int | None = None,
                  model_config: ModelConfig | None = None, log=print, device: str = "cpu", cache: Path | None = None,
                  time_budget_s: float | None = None, name: str | None = None, train_overrides: dict | None = None,
@@ -531,7 +550,9 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
     split = split_by_protein(complexes, seed=split_seed)  # fixed across training seeds: seeds vary only the training
     log(", ".join(f"{k}: {len(v)}" for k, v in split.items()))
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
-    model, info = train(complexes, split, cfg, model_config or ModelConfig(symmetry=symmetry), out_dir, log=log, device=device)
+    negatives = training_enantiomers(data_root, split["train"], cache, out_dir, log) if cfg.enantiomer_weight > 0 else None
+    model, info = train(complexes, split, cfg, model_config or ModelConfig(symmetry=symmetry), out_dir, log=log, device=device,
+                        enantiomers=negatives)
     by_id = {c.id: c for c in complexes}
     info["calibration"] = calibrate(model, [by_id[i] for i in split["train"] if i in by_id])
     out_dir.mkdir(parents=True, exist_ok=True)  # the weights first: an evaluation that fails must not cost the training

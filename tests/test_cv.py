@@ -169,7 +169,8 @@ def test_cv_driver_smoke(tmp_path):
 
     out = tmp_path / "cv"
     report = run_cv(DATA, out, k=2, epochs=1, limit=20, model_config=ModelConfig(vina_prior=1.0), n_boot=50, log=lambda *a: None,
-                    train_overrides={"ema_decay": 0.99, "pose_weight": 1.0, "group_weight": 1.0, "torsion_decoys": True})
+                    train_overrides={"ema_decay": 0.99, "pose_weight": 1.0, "group_weight": 1.0, "torsion_decoys": True,
+                                     "enantiomer_weight": 1.0})
     folds = json.loads((out / "folds.json").read_text())
     tested = [i for f in folds["folds"] for i in f]
     split = json.loads((ROOT / "models" / "split.json").read_text())
@@ -180,3 +181,5 @@ def test_cv_driver_smoke(tmp_path):
     assert "Weight of the learned correction" in (out / "cv.md").read_text()
     assert (out / "fold0" / "dockscore-e3.safetensors").exists() and (out / "cv.md").exists() and (out / "baselines.md").exists()
     assert json.loads((out / "cv.json").read_text())["cv"]["k"] == 2
+    negatives = torch.load(out / "enantiomer_negatives.pt", weights_only=True)  # placed once for the pool, never the held-out
+    assert set(negatives) == set(tested) and any(v is not None for v in negatives.values())
