@@ -156,12 +156,9 @@ def fold_model(run_dir: Path, fold: str, symmetry: str, loaded: dict):
     """The CV fold's model with the shipped inference settings (loaded once per fold)."""
     if fold not in loaded:
         from dockscore.checkpoint import load_model
-        from dockscore.cv import SHIPPED_INFERENCE
+        from dockscore.cv import with_shipped_inference
 
-        model = load_model(run_dir / fold / f"dockscore-{symmetry}.safetensors")
-        model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])
-        model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
-        loaded[fold] = model
+        loaded[fold] = with_shipped_inference(load_model(run_dir / fold / f"dockscore-{symmetry}.safetensors"))
     return loaded[fold]
 
 

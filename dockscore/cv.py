@@ -48,6 +48,13 @@ UNKNOWN_UNIPROT = ("", "------")
 # w = 2 (chosen by an experiment since removed, docs/experiments.md). Fold models are also scored with them ("as shipped").
 SHIPPED_INFERENCE = {"prior_overlap_cap": 0.7, "pose_prior_weight": 2.0}
 
+
+def with_shipped_inference(model):
+    """The model with the shipped inference settings (fixed terms only: no parameter moves)."""
+    model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])
+    model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
+    return model
+
 _AMINO = {"ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G", "HIS": "H", "ILE": "I",
           "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F", "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V",
           "HID": "H", "HIE": "H", "HIP": "H", "CYX": "C", "MSE": "M", "ASH": "D", "GLH": "E", "LYN": "K"}
@@ -297,21 +304,15 @@ def fold_prior_part(model, complexes: list) -> list[Prediction]:
     correction off, its offset and calibration kept (the w = 0 end of the correction-weight sweep)."""
     from dockscore.model import learned_correction_off
 
-    model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])
-    model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
-    with learned_correction_off(model):
+    with learned_correction_off(with_shipped_inference(model)):
         return model_predictions(model, complexes)
 
 
 def heavy_atom_predictions(train: list, test: list) -> list[Prediction]:
     """Ligand heavy-atom count, linearly fitted to pK on the training folds (its sign included).
     Every pose of a ligand gets the same score, so its docking figure is the random-pick rate."""
-    a, b = np.polyfit([c.heavy_atoms for c in train], [c.pK for c in train], 1)
-    out = []
-    for c in test:
-        s = float(a * c.heavy_atoms + b)
-        out.append(Prediction(c.id, c.pK, s, s, [(s, r) for _, r in c.decoys]))
-    return out
+    count = lambda c: Prediction(c.id, c.pK, c.heavy_atoms, c.heavy_atoms, [(c.heavy_atoms, r) for _, r in c.decoys])  # noqa: E731
+    return linear_fit([count(c) for c in train], [count(c) for c in test])
 
 
 def _ligand_only_module():
@@ -599,8 +600,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
             save_model(model, fold_dir / f"{name}.safetensors", extra={"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed,
                                                                        "epochs": epochs, "best_epoch": info["best_epoch"]})
             preds["dockscore"][f] = model_predictions(model, test)
-            model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])  # the saved checkpoint stays as trained
-            model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
+            with_shipped_inference(model)  # the saved checkpoint stays as trained
             preds["dockscore_shipped"][f] = model_predictions(model, test)
             preds["dockscore_fold_prior"][f] = fold_prior_part(model, test)
             info = {"best_epoch": info["best_epoch"], "epochs_run": info["epochs_run"], "calibration": info["calibration"],

@@ -37,7 +37,7 @@ def enantiomer_pose(protein_path: Path, ligand_path: Path, model: DockScoreModel
     chiral or cannot be placed."""
     record = next(iter_ligands(ligand_path))
     with learned_correction_off(model):
-        scorer = Scorer(read_protein(protein_path), model=model, stereo=True)
+        scorer = Scorer(read_protein(protein_path), model=model)
         comparison = compare_stereoisomers(scorer, record, starts=starts, steps=1, coarse_steps=coarse_steps, seed=seed,
                                            patience=None, protocol="anchored")
     if comparison.kind != "chiral" or comparison.enantiomer is None:
@@ -54,7 +54,6 @@ def enantiomer_negatives(pdbbind_root: str | Path, ids: list[str], cache: Path |
     todo = [i for i in ids if i not in stored]
     if todo:
         model = prior_model()
-        torch.set_grad_enabled(True)
         for n, i in enumerate(todo):
             try:
                 stored[i] = enantiomer_pose(root / i / "protein.pdb", root / i / "ligand.sdf", model)
@@ -65,5 +64,5 @@ def enantiomer_negatives(pdbbind_root: str | Path, ids: list[str], cache: Path |
                 log(f"enantiomer negatives: {n + 1}/{len(todo)}")
         if cache is not None:
             Path(cache).parent.mkdir(parents=True, exist_ok=True)
-            torch.save({k: v for k, v in stored.items()}, cache)
+            torch.save(stored, cache)
     return {i: stored[i] for i in ids if stored.get(i) is not None}
