@@ -791,6 +791,7 @@ def train(
     name: Optional[str] = typer.Option(None, help="Checkpoint name (default dockscore-SYMMETRY)."),
     cv: int = typer.Option(0, "--cv", min=0, help="K-fold cross-validation over protein groups (UniProt, merged across near-identical pockets) of train + val in models/split.json (test and fep_targets held out): one model per fold with this recipe, epochs chosen on an inner validation of the training groups; fold models and the CV table (cv.json, cv.md, cv.csv, with baselines) go to --out. 0 = off."),
     cv_seed: int = typer.Option(0, "--cv-seed", help="Seed of the CV fold assignment."),
+    element_contacts: float = typer.Option(12.0, "--element-contacts", min=0.0, help="Reach in A of the element-contact affinity term fitted after training (ridge on the training residuals; dockscore.contacts); with --cv, scored as dockscore_contacts. 0 = off."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N complexes of index.csv (smoke runs; applies when parsing, not when reading an existing --cache)."),
 ) -> None:
     """Train a model on PDBbind complexes (protein-wise split) and write it with its held-out metrics; with --cv K, cross-validate the recipe."""
@@ -809,10 +810,12 @@ def train(
             from dockscore.cv import run_cv
 
             run_cv(data, out, k=cv, cv_seed=cv_seed, symmetry=symmetry, epochs=epochs, seed=seed, model_config=model_config,
-                   train_overrides=overrides, cache=cache, limit=limit, device=device, time_budget_s=time_budget, name=name, log=console.print)
+                   train_overrides=overrides, cache=cache, limit=limit, device=device, time_budget_s=time_budget, name=name,
+                   element_contacts=element_contacts or None, log=console.print)
             return
         run_training(data, symmetry, out, epochs=epochs, seed=seed, log=console.print, device=device, cache=cache, limit=limit,
-                     time_budget_s=time_budget, model_config=model_config, name=name, train_overrides=overrides)
+                     time_budget_s=time_budget, model_config=model_config, name=name, train_overrides=overrides,
+                     element_contacts=element_contacts or None)
     except (InputError, FileNotFoundError, ValueError) as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)

@@ -368,6 +368,7 @@ SCORERS = {  # name -> what it is (table order)
     "dockscore_shipped": "fold model with the shipped inference settings (prior soft core 0.7 A, pose score w = 2)",
     "dockscore_fold_prior": "the fold model's own prior part (shipped settings, learned correction off: its calibration kept)",
     "dockscore_cw_nested": "shipped settings, learned correction weighted by the weight the other folds chose (nested: the test fold never chooses)",
+    "dockscore_contacts": "shipped settings + the element-contact term (dockscore.contacts) fitted on the fold's training complexes, its penalty chosen on their inner grouped folds",
     "vina_prior": "Vina-typed prior alone (+ hard clash), learned correction off, no soft core; linear fit on the training folds",
     "vina_prior_cap0.7": "Vina-typed prior alone, 0.7 A soft core; linear fit on the training folds",
     "heavy_atoms": "ligand heavy-atom count, linear fit on the training folds",
@@ -528,11 +529,13 @@ def _report(recipe: dict, k: int, cv_seed: int, pool: list, folds: list[list[str
 def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int = 0, symmetry: str = "e3", epochs: int = 16,
            seed: int = 0, model_config=None, train_overrides: dict | None = None, cache: Path | None = None, limit: int | None = None,
            device: str = "cpu", time_budget_s: float | None = None, name: str | None = None, inner_val_frac: float = 0.1,
-           split_path: Path = SPLIT_PATH, n_boot: int = 1000, log=print) -> dict:
+           split_path: Path = SPLIT_PATH, n_boot: int = 1000, element_contacts: float | None = None, log=print) -> dict:
     """Train one model per fold with the given recipe, score its test fold, and write ``fold<f>/``
     (checkpoint, metrics with the training history, predictions) and the CV table (cv.json, cv.md,
     cv.csv) after every fold; the baselines' table (baselines.*) is written before any training.
-    A fold whose predictions.json exists is read, not retrained (resume after an interruption)."""
+    A fold whose predictions.json exists is read, not retrained (resume after an interruption).
+    ``element_contacts`` (A): also score each fold model with the element-contact term fitted on
+    its training complexes (``dockscore_contacts``; a stored fold gets it from its checkpoint)."""
     from dockscore.checkpoint import save_model
     from dockscore.model import ModelConfig
     from dockscore.train import TrainConfig, calibrate, load_training_complexes, train
@@ -568,7 +571,8 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
 
         negatives = training_enantiomers(data_root, [c.id for c in pool], cache, out_dir, log)
     preds: dict[str, dict[int, list[Prediction]]] = {"dockscore": {}, "dockscore_shipped": {}, "dockscore_fold_prior": {},
-                                                     "dockscore_cw_nested": {}, **baselines}
+                                                     "dockscore_cw_nested": {}, **({"dockscore_contacts": {}} if element_contacts else {}),
+                                                     **baselines}
     report = _report({"symmetry": symmetry, "epochs": epochs, "seed": seed, "train_config": dict(cfg.__dict__),
                       "model_config": model_config.to_dict()}, k, cv_seed, pool, folds, grouping, inner_val_frac, list(preds))
     name = name or f"dockscore-{symmetry}"
@@ -610,6 +614,20 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
             saved.write_text(json.dumps({"dockscore": _pred_to_json(preds["dockscore"][f]),
                                          "dockscore_shipped": _pred_to_json(preds["dockscore_shipped"][f]),
                                          "dockscore_fold_prior": _pred_to_json(preds["dockscore_fold_prior"][f]), "info": info}))
+        if element_contacts:
+            stored = json.loads(saved.read_text())
+            key = f"dockscore_contacts_{element_contacts:g}"
+            if key not in stored:
+                from dockscore.checkpoint import load_model
+                from dockscore.contacts import fit_element_contacts
+
+                model = with_shipped_inference(load_model(fold_dir / f"{name}.safetensors"))
+                fit_ids = train_ids + val_ids
+                contact_fit = fit_element_contacts(model, [by_id[i] for i in fit_ids], [group_of[i] for i in fit_ids], element_contacts, log=log)
+                stored[key] = _pred_to_json(model_predictions(model, test))
+                stored[key + "_fit"] = contact_fit.to_dict()
+                saved.write_text(json.dumps(stored))
+            preds["dockscore_contacts"][f] = _pred_from_json(stored[key])
         report["folds"].append({"fold": f, "test": len(fold), "train": len(train_ids), "inner_val": len(val_ids),
                                 "best_epoch": info["best_epoch"], "ridge_alpha": alphas.get(f),
                                 "metrics": {n: metrics(by_fold[f], group_of, n_boot) for n, by_fold in preds.items() if f in by_fold}})

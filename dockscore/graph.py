@@ -15,7 +15,7 @@ from rdkit import Chem
 from torch_geometric.data import Data
 
 from dockscore.errors import InputError
-from dockscore.features import BOND_TYPES, ligand_bonds, ligand_features, ligand_heavy_mol, protein_features, xs_types
+from dockscore.features import BOND_TYPES, OFF_ELEM, ligand_bonds, ligand_features, ligand_heavy_mol, protein_features, xs_types
 from dockscore.io.protein import Protein
 from dockscore.neighbors import radius_graph, radius_pairs
 
@@ -35,6 +35,23 @@ class GraphSettings:
     pocket_cutoff: float = 8.0  # protein atoms within this of any ligand heavy atom form the pocket; also the interaction-term cutoff
     contact_cutoff: float = 4.5  # non-bonded message-passing edges
     max_ligand_atoms: int = 200  # refuse larger "ligands" (peptides, whole proteins) with a clear message
+    # Reach of the element-contact affinity term (dockscore.contacts): each ligand atom's smoothly
+    # switched count of protein C, N, O and S atoms within it, as ``element_env`` (None = not built).
+    element_contact_cutoff: float | None = None
+
+
+# Protein elements counted around each ligand atom by the element-contact term (RF-Score's four):
+# the first four slots of features.ELEMENTS.
+CONTACT_PROTEIN_ELEMENTS = ("C", "N", "O", "S")
+
+
+def element_environment(ligand_pos: torch.Tensor, dist: torch.Tensor, protein_x: torch.Tensor, cutoff: float) -> torch.Tensor:
+    """(n_ligand, 4) switched counts of protein C, N, O, S atoms around each ligand atom.
+
+    ``dist``: (n_ligand, n_protein) distances. The cosine switch makes the count smooth in the
+    pose (an atom crossing the cutoff adds nothing abruptly)."""
+    switch = torch.where(dist < cutoff, 0.5 * (torch.cos(dist * (torch.pi / cutoff)) + 1.0), torch.zeros_like(dist))
+    return switch @ protein_x[:, OFF_ELEM : OFF_ELEM + len(CONTACT_PROTEIN_ELEMENTS)].to(switch.dtype)
 
 
 @dataclass
@@ -154,6 +171,9 @@ def build_complex_graph(protein: PreparedProtein, ligand: PreparedLigand, settin
     ])
     is_ligand = torch.zeros(n_lig + pocket.numel(), dtype=torch.bool)
     is_ligand[:n_lig] = True
+    extra = {}
+    if settings.element_contact_cutoff:
+        extra["element_env"] = element_environment(ligand.pos, dist, protein.x, settings.element_contact_cutoff)
     return Data(
         ligand_x=ligand.x,
         pos=torch.cat([ligand.pos, protein.pos[pocket]]),
@@ -165,4 +185,5 @@ def build_complex_graph(protein: PreparedProtein, ligand: PreparedLigand, settin
         edge_attr=edge_attr,
         pair_index=pair_index,
         num_nodes=n_lig + pocket.numel(),
+        **extra,
     )

@@ -543,8 +543,12 @@ def training_enantiomers(data_root: Path, ids: list[str], cache: Path | None, ou
 def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40, seed: int = 0, limit: int | None = None,
                  model_config: ModelConfig | None = None, log=print, device: str = "cpu", cache: Path | None = None,
                  time_budget_s: float | None = None, name: str | None = None, train_overrides: dict | None = None,
-                 split_seed: int = 0) -> dict:
-    """Load (or read the tensor cache), split by protein, train, evaluate on held-out sets, write checkpoint + metrics JSON."""
+                 split_seed: int = 0, element_contacts: float | None = None) -> dict:
+    """Load (or read the tensor cache), split by protein, train, evaluate on held-out sets, write checkpoint + metrics JSON.
+
+    ``element_contacts`` (A): fit the element-contact term (:mod:`dockscore.contacts`) on the
+    train + val complexes after calibration (val chose the epoch; the term's penalty is chosen
+    on protein-grouped inner folds)."""
     data_root = Path(data_root)
     complexes = load_training_complexes(data_root, (model_config or ModelConfig(symmetry=symmetry)).graph_settings(), cache, limit, log)
     split = split_by_protein(complexes, seed=split_seed)  # fixed across training seeds: seeds vary only the training
@@ -555,6 +559,11 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
                         enantiomers=negatives)
     by_id = {c.id: c for c in complexes}
     info["calibration"] = calibrate(model, [by_id[i] for i in split["train"] if i in by_id])
+    if element_contacts:
+        from dockscore.contacts import fit_element_contacts
+
+        fit_set = [by_id[i] for i in split["train"] + split["val"] if i in by_id]
+        info["element_contacts"] = fit_element_contacts(model, fit_set, [c.uniprot for c in fit_set], element_contacts, log=log).to_dict()
     out_dir.mkdir(parents=True, exist_ok=True)  # the weights first: an evaluation that fails must not cost the training
     name = name or f"dockscore-{symmetry}"
     path = out_dir / f"{name}.safetensors"

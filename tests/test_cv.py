@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from dockscore.cv import GroupInput, Prediction, headline, inner_validation, linear_fit, make_folds, metrics, protein_groups
-from dockscore.model import TERM_NAMES, DockScoreModel, ModelConfig, learned_correction_off
+from dockscore.model import LEARNED_TERMS, TERM_NAMES, DockScoreModel, ModelConfig, learned_correction_off
 
 from .conftest import ROOT
 
@@ -123,7 +123,7 @@ def test_learned_correction_off_leaves_only_the_fixed_terms():
         after = model(batch, s, v)
     fixed = [TERM_NAMES.index("hard_clash"), TERM_NAMES.index("vina_prior")]
     assert torch.equal(before["score"], after["score"])
-    assert float(off["terms"][:, : len(TERM_NAMES) - 2].abs().sum()) == 0.0
+    assert float(off["terms"][:, : len(LEARNED_TERMS)].abs().sum()) == 0.0
     assert torch.allclose(off["score"], off["terms"][:, fixed].sum(-1) + model.offset)
     assert not torch.allclose(off["score"], before["score"])
     # the learned correction enters linearly: weight w gives off + w x (full - off), pose scores alike
@@ -170,14 +170,14 @@ def test_cv_driver_smoke(tmp_path):
     out = tmp_path / "cv"
     report = run_cv(DATA, out, k=2, epochs=1, limit=20, model_config=ModelConfig(vina_prior=1.0), n_boot=50, log=lambda *a: None,
                     train_overrides={"ema_decay": 0.99, "pose_weight": 1.0, "group_weight": 1.0, "torsion_decoys": True,
-                                     "enantiomer_weight": 1.0})
+                                     "enantiomer_weight": 1.0}, element_contacts=12.0)
     folds = json.loads((out / "folds.json").read_text())
     tested = [i for f in folds["folds"] for i in f]
     split = json.loads((ROOT / "models" / "split.json").read_text())
     assert len(tested) == len(set(tested)) == report["cv"]["pool"] > 0
     assert not set(tested) & (set(split["test"]) | set(split["fep_targets"]))
     assert [f["fold"] for f in report["folds"]] == [0, 1]
-    assert {"dockscore", "dockscore_shipped", "dockscore_fold_prior", "dockscore_cw_nested", "vina_prior", "heavy_atoms"} <= set(report["pooled"])
+    assert {"dockscore", "dockscore_shipped", "dockscore_fold_prior", "dockscore_cw_nested", "vina_prior", "heavy_atoms", "dockscore_contacts"} <= set(report["pooled"])
     assert "Weight of the learned correction" in (out / "cv.md").read_text()
     assert (out / "fold0" / "dockscore-e3.safetensors").exists() and (out / "cv.md").exists() and (out / "baselines.md").exists()
     assert json.loads((out / "cv.json").read_text())["cv"]["k"] == 2
