@@ -66,6 +66,9 @@ DOCKING_READS = (
     ("docked by AutoDock4, fresh read", ("comparison_ad4_fresh.json",), "pdbbind-ad4", "docking_ad4",
      {"comparison_ad4_fresh.json": {"dockscore-e3": ("dockscore-e3-score", "dockscore-e3")}}),
 )
+# The compare_vina.py run of each model's metrics table, where it is not comparison.json: dockscore-se3
+# was replaced after that run (2026-12-03), and the docking reads above are of the checkpoint before.
+COMPARISON_OF = {"dockscore-se3": "comparison_se3.json"}
 # The pose score of the 47-complex row (comparison.json predates it being shipped)
 POSE_47 = ("comparison_pose_model.json", {"dockscore-e3": "dockscore-e3-pose-w2"})
 
@@ -122,24 +125,30 @@ def metrics_table(name: str, comparison_path: Path) -> str:
     for data, files, set_name, paired_key, tools in DOCKING_READS:
         for file in files:
             run = json.loads((results / file).read_text()) if (results / file).exists() else {}
-            score_tool, pose_tool = tools.get(file, {}).get(name, (name, None))
+            if name not in tools.get(file, {}):  # a read of another model (or of an earlier checkpoint of this name)
+                continue
+            score_tool, pose_tool = tools[file][name]
             if score_tool in run.get(set_name, {}):
                 pose = _f(run[set_name][pose_tool]["docking_excl"]) if pose_tool else "—"
                 row("docking top-1", f"{data}{_n_complexes(run, score_tool, paired_key)}", run, set_name, "docking_excl",
                     "docking_ci_excl", score_tool, pose, _paired(run, score_tool, paired_key))
                 break
     for what, data, set_name in SCREENING:
-        s = comparison.get(set_name, {})
+        if name not in comparison.get(set_name, {}):  # a set this model's run did not score
+            continue
+        s = comparison[set_name]
         cell = (lambda h: f"{_f(h.get('ef1'), 1)} / {_f(h.get('auc'))}") if set_name == "dekois" else (lambda h: _f(h.get("auc")))
         cells = [f"**{cell(s.get(name, {}))}**"] + (["—"] if has_pose else []) + [cell(s.get(t, {})) for t in (HEAVY, RIDGE, VINA, LOCAL_OPT)]
         lines.append(f"| {what} | {data} | " + " | ".join(cells) + " | — |")
     return "\n".join(lines)
 
 
-def split_table(m: dict) -> str:
-    """The model's own figures on each part of its split (crystal poses; docking on the shared smina decoys)."""
+def split_table(m: dict, val_fitted: bool = False) -> str:
+    """The model's own figures on each part of its split (crystal poses; docking on the shared smina decoys);
+    ``val_fitted``: the element-contact term was fitted on val too."""
     lines = ["| part | n | R | heavy-atom R | within-protein rho | RMSE [sd of pK] | docking top-1 |", "|---|---|---|---|---|---|---|"]
-    for part, note in (("test", ""), ("fep_targets", ""), ("val", " (selection)"), ("train", " (trained on)")):
+    val_note = " (selection; the contact term fitted on it)" if val_fitted else " (selection)"
+    for part, note in (("test", ""), ("fep_targets", ""), ("val", val_note), ("train", " (trained on)")):
         s = m[part]
         lines.append(f"| {part}{note} | {s['n']} | {_f(s['pearson'], 3)} | {_f(s['heavy_atom_pearson'], 3)} | {_f(s.get('ranking_mean_spearman'), 3)} | "
                      f"{_f(s['rmse'])} [{_f(s.get('pK_std'))}] | {_f(s.get('docking_top1_native_excluded'), 3)} of {s.get('docking_n', 0)} |")
@@ -162,10 +171,13 @@ def _source(folder: Path, name: str) -> str | None:
     return path.read_text().strip("\n") if path.exists() else None
 
 
-def render_card(name: str, metrics: Path, out: Path, comparison_path: Path = ROOT / "bench" / "results" / "comparison.json",
+def render_card(name: str, metrics: Path, out: Path, comparison_path: Path | None = None,
                 seeds: list[Path] = (), sections_dir: Path | None = None, command: str | None = None) -> str:
     """Write the card of ``name`` to ``out`` from its metrics JSON, the compare_vina runs beside
-    ``comparison_path`` and its tracked sources in ``sections_dir`` (default models/cards/NAME)."""
+    ``comparison_path`` (default: the model's run in bench/results, COMPARISON_OF) and its tracked
+    sources in ``sections_dir`` (default models/cards/NAME)."""
+    if comparison_path is None:
+        comparison_path = ROOT / "bench" / "results" / COMPARISON_OF.get(name, "comparison.json")
     report = json.loads(Path(metrics).read_text())
     sources = sections_dir or ROOT / "models" / "cards" / name
     if command is None:
@@ -208,7 +220,7 @@ def render_card(name: str, metrics: Path, out: Path, comparison_path: Path = ROO
               "then complexes only this model / only Vina gets right.", "",
               metrics_table(name, comparison_path), "",
               "Its own split (crystal poses; docking on the shared smina decoys; per FEP series: [benchmarks.md](../docs/benchmarks.md)):",
-              "", split_table(m)]
+              "", split_table(m, "element_contacts" in report)]
     if report.get("members"):
         lines += ["", seed_line([(x["seed"], x["metrics"]) for x in members], m)]
     elif seeds:
@@ -229,7 +241,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--command", default=None, help="training command line (default: models/cards/NAME/command.txt)")
     parser.add_argument("--sections-dir", type=Path, default=None, help="hand-written sources (default: models/cards/NAME)")
-    parser.add_argument("--comparison", type=Path, default=ROOT / "bench" / "results" / "comparison.json")
+    parser.add_argument("--comparison", type=Path, default=None, help="the compare_vina.py run (default: the model's, COMPARISON_OF)")
     parser.add_argument("--seeds", type=Path, nargs="*", default=[], help="metrics JSONs of the same recipe, other seeds")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -408,7 +408,7 @@ class DockScoreModel(nn.Module):
             self._buffers.pop("element_contact_weight", None)
             return
         shape = (N_ELEM, len(CONTACT_PROTEIN_ELEMENTS))
-        weight = torch.zeros(shape) if weight is None else torch.as_tensor(weight, dtype=torch.float32).reshape(shape)
+        weight = torch.zeros(shape) if weight is None else torch.as_tensor(weight, dtype=torch.float32).reshape(shape).clone()
         self.register_buffer("element_contact_weight", weight.to(self.head.offset.device))
 
     def element_contacts(self, data) -> torch.Tensor | None:
