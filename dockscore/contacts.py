@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from dockscore.features import N_ELEM, OFF_ELEM
-from dockscore.graph import CONTACT_PROTEIN_ELEMENTS, build_complex_graph
+from dockscore.graph import CONTACT_PROTEIN_ELEMENTS, element_environment
 from dockscore.metrics import pearson
 
 # RF-Score's reach; in protein-grouped CV of the e3 recipe every fold chose 12 A from 6, 8, 10 and 12.
@@ -42,17 +42,18 @@ class ContactFit:
 
 
 def contact_features(model, complexes: list) -> np.ndarray:
-    """(n, ligand elements x 4) element-pair contact counts of each complex's crystal pose, under
-    the model's graph settings (its element-contact cutoff must be set)."""
-    settings = model.config.graph_settings()
-    if settings.element_contact_cutoff is None:
+    """(n, ligand elements x 4) element-pair contact counts of each complex's crystal pose within
+    the model's element-contact cutoff (which must be set): the same counts the term scores."""
+    cutoff = model.config.element_contact_cutoff
+    if cutoff is None:
         raise ValueError("contact_features needs a model with element_contact_cutoff set")
     rows = []
     with torch.no_grad():
         for c in complexes:
-            g = build_complex_graph(c.protein, c.ligand, settings)
-            element = g.ligand_x[:, OFF_ELEM : OFF_ELEM + N_ELEM]
-            rows.append((element.T @ g.element_env).flatten().double().numpy())
+            dist = torch.cdist(c.ligand.pos, c.protein.pos, compute_mode="donot_use_mm_for_euclid_dist")
+            env = element_environment(c.ligand.pos, dist, c.protein.x, cutoff)
+            element = c.ligand.x[:, OFF_ELEM : OFF_ELEM + N_ELEM]
+            rows.append((element.T @ env).flatten().double().numpy())
     return np.array(rows)
 
 

@@ -606,7 +606,7 @@ def _outputs(poses, energies: torch.Tensor, offset, pose_prior_weight: float, co
     terms = torch.cat([terms, contact_term], dim=-1)
     score = terms.sum(-1) + offset
     # the pose score leaves the element-contact term out (ELEMENT_CONTACTS_NOTE)
-    pose_score = score - terms[:, -1] + (pose_prior_weight - 1.0) * terms[:, TERM_NAMES.index("vina_prior")]
+    pose_score = score - terms[:, TERM_NAMES.index("element_contacts")] + (pose_prior_weight - 1.0) * terms[:, TERM_NAMES.index("vina_prior")]
     return {"score": score, "pose_score": pose_score, "atom_contrib": atom_contrib, "terms": terms}
 
 
