@@ -27,6 +27,7 @@ from torch import nn
 
 from dockscore.features import N_ELEM, NUM_ATOM_FEATURES, OFF_ELEM
 from dockscore.graph import CONTACT_PROTEIN_ELEMENTS, LIGAND_BOND, NUM_EDGE_FEATURES, PROTEIN_BOND, GraphSettings
+from dockscore.overlap import overlap_wall, pair_overlap, pose_contacts
 
 SYMMETRIES = ("e3", "se3")
 
@@ -65,6 +66,10 @@ class ModelConfig:
     # correction on ligand-element x protein-element contact counts, fitted in closed form to the
     # training residuals after training. See ELEMENT_CONTACTS_NOTE.
     element_contact_cutoff: float | None = None
+    # Fixed overlap wall (dockscore.overlap): pK per A of each ligand-protein pair's overlap past
+    # OVERLAP_ONSET, added after calibration (0 = off, the models before it). It keeps a pose
+    # pushed into the protein from outscoring the pose it came from; see dockscore.overlap.
+    overlap_wall: float = 0.0
 
     def graph_settings(self) -> GraphSettings:
         return GraphSettings(pocket_cutoff=self.pocket_cutoff, contact_cutoff=self.contact_cutoff,
@@ -224,6 +229,8 @@ CLASH_ONSET = 1.6
 VINA_WEIGHTS_KCAL = {"gauss1": -0.035579, "gauss2": -0.005156, "repulsion": 0.840245, "hydrophobic": -0.035069, "hbond": -0.587439}
 KCAL_PER_PK = 1.364
 TERM_NAMES = LEARNED_TERMS + ("hard_clash", "vina_prior", "element_contacts")
+# Per-pose outputs that are geometry, not model (dockscore.overlap): an ensemble takes them as is.
+GEOMETRY_OUTPUTS = ("closest_contact", "clashes")
 
 # ELEMENT_CONTACTS_NOTE. Across proteins, the learned pair correction moves scoring power little
 # beyond Vina's terms (protein-grouped CV: R 0.388 against 0.384 for the prior with the same soft
@@ -504,7 +511,7 @@ class DockScoreModel(nn.Module):
             s, v = layer(s, v, data.edge_index, edge_feat, weight, unit, update_index=lig)
 
         energies = self.head.pair_energies(s, pos, data.radius, data.pair_index, getattr(data, "xs", None)) * self.head.scale
-        return _outputs(_PoseIndex.of(data), energies, self.head.offset, self.config.pose_prior_weight, self.element_contacts(data))
+        return self._pose_outputs(data, _PoseIndex.of(data), energies)
 
     def _cached_forward(self, data, cache: ProteinCache, poses: _Poses | None = None, fixed: tuple | None = None) -> dict[str, torch.Tensor]:
         """``forward`` with ``cache``; ``poses`` (:meth:`_poses`) and ``fixed`` (``head.pair_terms``)
@@ -514,7 +521,22 @@ class DockScoreModel(nn.Module):
         if fixed is None:
             fixed = self.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None))
         energies = self.head.energies(self._pose_weights(data, poses, cache), *fixed) * self.head.scale
-        return _outputs(poses, energies, self.head.offset, self.config.pose_prior_weight, self.element_contacts(data))
+        return self._pose_outputs(data, poses.index, energies)
+
+    def _pose_outputs(self, data, index: "_PoseIndex", energies: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Calibrated pair energies (P, K + 2) plus the fixed overlap wall (into the hard-clash
+        column, in pK after calibration), summed per pose and per atom; with each pose's contacts."""
+        d, overlap = pair_overlap(data.pos, data.radius, data.pair_index)
+        if self.config.overlap_wall:
+            clash = TERM_NAMES.index("hard_clash")
+            wall = overlap_wall(overlap, self.config.overlap_wall)
+            energies = torch.cat([energies[:, :clash], energies[:, clash : clash + 1] + wall[:, None], energies[:, clash + 1 :]], dim=-1)
+        out = _outputs(index, energies, self.head.offset, self.config.pose_prior_weight, self.element_contacts(data))
+        return {**out, **pose_contacts(d, overlap, index.pair_graph, index.num_graphs)}
+
+    def set_overlap_wall(self, weight: float) -> None:
+        """Set the fixed overlap wall of a trained model (pK per A past the onset; no parameter moves)."""
+        self.config = replace(self.config, overlap_wall=float(weight))
 
     def _poses(self, data) -> _Poses:
         """Per-batch geometry and index maps of the cached path (the same for every model of this config)."""
@@ -664,7 +686,7 @@ class DockScoreEnsemble(nn.Module):
         share the pose geometry and the parameter-free pair terms (computed once per batch)."""
         if cache is None:
             outs = [m(data, s, v) for m, (s, v) in zip(self.members, self._split(protein_s, protein_v))]
-            return {key: torch.stack([o[key] for o in outs]).mean(0) for key in outs[0]}
+            return self._mean(outs)
         if len(cache) != len(self.members):
             raise ValueError("protein cache of another model")
         poses = fixed = None
@@ -673,7 +695,17 @@ class DockScoreEnsemble(nn.Module):
             poses = first._poses(data)
             fixed = first.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None))
         outs = [m._cached_forward(data, c, poses, fixed) for m, c in zip(self.members, cache)]
-        return {key: torch.stack([o[key] for o in outs]).mean(0) for key in outs[0]}
+        return self._mean(outs)
+
+    @staticmethod
+    def _mean(outs: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """The members' mean; pose geometry (the same for every member) is taken as it is."""
+        return {key: outs[0][key] if key in GEOMETRY_OUTPUTS else torch.stack([o[key] for o in outs]).mean(0) for key in outs[0]}
+
+    def set_overlap_wall(self, weight: float) -> None:
+        for m in self.members:
+            m.set_overlap_wall(weight)
+        self.config = self.members[0].config
 
     def _members_share_fixed_parts(self) -> bool:
         """Whether every member has the first's config, edge basis and head settings (true unless a

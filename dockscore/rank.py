@@ -23,10 +23,12 @@ from rdkit import Chem
 
 from dockscore.errors import InputError
 from dockscore.io.ligands import SUPPORTED, LigandRecord, RawRecord, iter_raw_records, parse_raw
+from dockscore.overlap import MAX_CLASHES
 from dockscore.store import COMPARE_JOB, ComparisonRow, PoseRow, ResultStore, file_fingerprint
 
 TITLE = "title"  # --group-by default: the record's first line (its name)
-CHOICE_RULE = "each compound's pose with the highest pose_score is its best pose; compounds are ranked by that pose's score (pK)"
+CHOICE_RULE = ("each compound's pose with the highest pose_score among its physically valid poses (at most --max-clashes "
+               "clashing pairs) is its best pose; compounds are ranked by that pose's score (pK)")
 
 
 @dataclass(frozen=True)
@@ -124,18 +126,21 @@ def _smiles(mol: Chem.Mol | None) -> str:
 
 
 def _pose_row(record: LigandRecord, group_by: str, ok: bool, message: str = "", stereo=None,
-              score: float | None = None, pose_score: float | None = None) -> PoseRow:
-    """The store's row of one record: scores, stereo and SMILES only for a usable pose."""
+              score: float | None = None, pose_score: float | None = None, closest_contact: float | None = None,
+              clashes: int | None = None) -> PoseRow:
+    """The store's row of one record: scores, contacts, stereo and SMILES only for a usable pose."""
     return PoseRow(record.index, record.name, compound_key(record, group_by), "ok" if ok else "error", score if ok else None,
                    pose_score if ok else None, message, stereo.kind() if stereo else "", stereo.cip() if stereo else "",
-                   stereo.flag() if stereo else "", _smiles(record.mol) if ok else "")
+                   stereo.flag() if stereo else "", _smiles(record.mol) if ok else "", closest_contact if ok else None,
+                   clashes if ok else None)
 
 
 # -- the work unit: a run of records of one file ----------------------------------------------
 def score_records(scorer, raws: list[RawRecord], group_by: str) -> list[PoseRow]:
     """Parse, featurise and score a run of records; one :class:`PoseRow` per record, in order."""
     records = [parse_raw(raw) for raw in raws]
-    return [_pose_row(record, group_by, result.status == "ok", result.message, result.stereo, result.score, result.pose_score)
+    return [_pose_row(record, group_by, result.status == "ok", result.message, result.stereo, result.score, result.pose_score,
+                      result.closest_contact, result.clashes)
             for record, result in zip(records, scorer.score_records(records))]
 
 
@@ -308,9 +313,9 @@ class _DeviceFeed(_Processes):
         rows, k = [], 0
         for row, graph in featurised:
             if graph is not None:
-                score, pose_score = scores[k]
+                score, pose_score, closest, clashes = scores[k]
                 k += 1
-                row = replace(row, score=score, pose_score=pose_score) if score is not None else \
+                row = replace(row, score=score, pose_score=pose_score, closest_contact=closest, clashes=clashes) if score is not None else \
                     replace(row, status="error", message="model produced a non-finite score", smiles="")
             rows.append(row)
         return rows
@@ -521,23 +526,28 @@ def _engine(spec: ScorerSpec, task, jobs: int, device: str, ray_address: str | N
 
 
 # -- outputs, made from the store ---------------------------------------------------------------
-RANKED_COLUMNS = ["rank", "compound", "score", "pose_score", "best_pose_source", "best_pose_index", "best_pose_name", "n_poses",
-                  "n_failed", "stereo", "cip", "stereo_flag", "smiles", "score_unit", "symmetry", "model"]
+RANKED_COLUMNS = ["rank", "compound", "score", "pose_score", "closest_contact_A", "clashes", "clash_flag", "best_pose_source",
+                  "best_pose_index", "best_pose_name", "n_poses", "n_failed", "stereo", "cip", "stereo_flag", "smiles", "score_unit",
+                  "symmetry", "model"]
 FAILURE_COLUMNS = ["file", "index", "name", "reason"]
 
 
 @dataclass
 class RankOutputs:
     ranked: int = 0
+    overlapping: int = 0  # compounds ranked last because every pose clashes with the protein
     top_written: int = 0
     failures: int = 0
     warnings: list[str] = field(default_factory=list)
 
 
 def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500, top_sdf: str | Path | None = None,
-                  failures: str | Path | None = None) -> RankOutputs:
+                  failures: str | Path | None = None, max_clashes: int | None = MAX_CLASHES) -> RankOutputs:
     """The ranked CSV (every compound, best first), the top compounds' best poses as SDF and the
-    failures CSV, all from the store (each written to ``.partial`` and renamed when complete)."""
+    failures CSV, all from the store (each written to ``.partial`` and renamed when complete).
+
+    ``max_clashes``: the physical-validity rule of :meth:`ResultStore.ranked` (a compound whose
+    every pose has more clashing pairs ranks after all others and is flagged; None: no rule)."""
     import csv
 
     from dockscore.report import AtomicOutput
@@ -550,13 +560,16 @@ def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500,
         with AtomicOutput(output) as handle:
             writer = csv.writer(handle)
             writer.writerow(RANKED_COLUMNS)
-            for rank, c in enumerate(store.ranked(), start=1):
-                writer.writerow([rank, c.compound, f"{c.score:.4f}", f"{c.pose_score:.4f}", c.source, c.record_index, c.name,
+            for rank, c in enumerate(store.ranked(max_clashes), start=1):
+                writer.writerow([rank, c.compound, f"{c.score:.4f}", f"{c.pose_score:.4f}", _contact(c.closest_contact),
+                                 "" if c.clashes is None else c.clashes, "overlaps protein" if c.overlapping else "",
+                                 c.source, c.record_index, c.name,
                                  c.n_poses, c.n_failed, c.stereo, c.cip, c.stereo_flag, c.smiles, SCORE_UNIT,
                                  settings.get("symmetry", ""), settings.get("model_name", "")])
                 if rank <= top:
                     chosen.append((rank, c))
                 result.ranked = rank
+                result.overlapping += c.overlapping
         if failures is not None:
             with AtomicOutput(failures) as handle:
                 writer = csv.writer(handle)
@@ -567,6 +580,10 @@ def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500,
     if top_sdf is not None:
         result.top_written, result.warnings = _write_top_sdf(top_sdf, chosen, settings)
     return result
+
+
+def _contact(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
 
 
 def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> tuple[int, list[str]]:
@@ -594,7 +611,9 @@ def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> 
                          "dockscore_score_unit": SCORE_UNIT, "dockscore_pose_score": f"{c.pose_score:.4f}",
                          "dockscore_n_poses": str(c.n_poses), "dockscore_symmetry": settings.get("symmetry", ""),
                          "dockscore_model": settings.get("model_name", ""), "dockscore_stereo": c.stereo, "dockscore_cip": c.cip,
-                         "dockscore_stereo_flag": c.stereo_flag}
+                         "dockscore_stereo_flag": c.stereo_flag, "dockscore_closest_contact_A": _contact(c.closest_contact),
+                         "dockscore_clashes": "" if c.clashes is None else str(c.clashes),
+                         "dockscore_clash_flag": "overlaps protein" if c.overlapping else ""}
                 if raw.fmt == "mol2":
                     text = Chem.MolToMolBlock(record.mol) + sd_properties(record.props) if record.mol is not None else ""
                 else:

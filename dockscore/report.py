@@ -15,11 +15,19 @@ from dockscore.model import TERM_NAMES
 from dockscore.scoring import SCORE_UNIT, PoseScore
 
 CSV_COLUMNS = ["name", "index", "score", "pose_score", "status", "message", "source", "score_unit", "symmetry", "model",
-               "stereo", "cip", "stereo_flag"] + [f"term_{t}" for t in TERM_NAMES]
+               "stereo", "cip", "stereo_flag", "closest_contact_A", "clashes"] + [f"term_{t}" for t in TERM_NAMES]
 
 
 def _fmt(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def _contact(value: float | None) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.2f}"
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 class _ReplacedWhenComplete:
@@ -83,7 +91,8 @@ class ResultWriter(_ReplacedWhenComplete):
         if self.kind == "csv":
             st = result.stereo
             row = [result.name, result.index, _fmt(result.score), _fmt(result.pose_score), result.status, result.message, result.source, SCORE_UNIT,
-                   self.symmetry, self.model_name, st.kind() if st else "", st.cip() if st else "", st.flag() if st else ""]
+                   self.symmetry, self.model_name, st.kind() if st else "", st.cip() if st else "", st.flag() if st else "",
+                   _contact(result.closest_contact), _count(result.clashes)]
             row += [_fmt(result.terms.get(t)) for t in TERM_NAMES]
             self._emit(self._csv_line(row))
         else:
@@ -106,6 +115,8 @@ class ResultWriter(_ReplacedWhenComplete):
             "dockscore_score_unit": SCORE_UNIT,
             "dockscore_pose_score": _fmt(result.pose_score),
             "dockscore_status": result.status,
+            "dockscore_closest_contact_A": _contact(result.closest_contact),
+            "dockscore_clashes": _count(result.clashes),
             "dockscore_symmetry": self.symmetry,
             "dockscore_model": self.model_name,
         }

@@ -47,6 +47,8 @@ class PoseScore:
     atom_contrib: list[float] = field(default_factory=list)  # per ligand heavy atom, pK
     record: LigandRecord | None = None
     stereo: StereoReport | None = None  # tetrahedral centres, CIP labels, declared-vs-geometry check
+    closest_contact: float | None = None  # A, shortest ligand-protein heavy-atom distance (dockscore.overlap)
+    clashes: int | None = None  # ligand-protein heavy-atom pairs overlapping past OVERLAP_ONSET
 
 
 class Scorer:
@@ -191,6 +193,7 @@ class Scorer:
         scores = out["score"].tolist()
         pose_scores = out["pose_score"].tolist()
         terms = out["terms"].tolist()
+        closest, clashes = out["closest_contact"].tolist(), out["clashes"].tolist()
         contrib = out["atom_contrib"]
         offset = 0
         for k, (record, graph) in enumerate(pending):
@@ -203,7 +206,7 @@ class Scorer:
                 continue
             yield PoseScore(record.source, record.index, record.name, "ok", score=score, pose_score=pose_scores[k],
                             terms=dict(zip(TERM_NAMES, terms[k])), atom_contrib=atom, record=record,
-                            stereo=self._stereo(record.mol))
+                            stereo=self._stereo(record.mol), closest_contact=closest[k], clashes=int(clashes[k]))
 
     def _stereo(self, mol: Chem.Mol) -> StereoReport | None:
         if not self.stereo:
@@ -241,13 +244,14 @@ class Scorer:
         return self
 
     @torch.no_grad()
-    def score_graphs(self, graphs: list) -> list[tuple[float | None, float | None]]:
-        """(score, pose score) per graph, in batches of ``batch_size`` on this scorer's device;
-        (None, None) where the model gives a non-finite score."""
-        out: list[tuple[float | None, float | None]] = []
+    def score_graphs(self, graphs: list) -> list[tuple[float | None, float | None, float | None, int | None]]:
+        """(score, pose score, closest contact, clashes) per graph, in batches of ``batch_size`` on
+        this scorer's device; all None where the model gives a non-finite score."""
+        out: list[tuple[float | None, float | None, float | None, int | None]] = []
         for start in range(0, len(graphs), self.batch_size):
             batch = Batch.from_data_list(graphs[start : start + self.batch_size]).to(self.device)
             result = self.model(batch, self.protein_s, self.protein_v, cache=self.protein_cache())
-            for score, pose in zip(result["score"].tolist(), result["pose_score"].tolist()):
-                out.append((score, pose) if math.isfinite(score) else (None, None))
+            for score, pose, closest, clashes in zip(result["score"].tolist(), result["pose_score"].tolist(),
+                                                     result["closest_contact"].tolist(), result["clashes"].tolist()):
+                out.append((score, pose, closest, int(clashes)) if math.isfinite(score) else (None, None, None, None))
         return out

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dockscore.errors import InputError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: closest_contact and clashes per pose
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS poses (
     cip TEXT NOT NULL DEFAULT '',
     stereo_flag TEXT NOT NULL DEFAULT '',
     smiles TEXT NOT NULL DEFAULT '',
+    closest_contact REAL,              -- A, shortest ligand-protein heavy-atom distance
+    clashes INTEGER,                   -- heavy-atom pairs overlapping past dockscore.overlap.OVERLAP_ONSET
     PRIMARY KEY (file_id, record_index)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS poses_by_compound ON poses (compound, status);
@@ -60,7 +62,8 @@ CREATE TABLE IF NOT EXISTS comparisons (  -- dockscore enantiomers: one left/rig
 """
 COMPARE_JOB = "enantiomers"  # the store setting ``job`` of an enantiomers run (a rank store has none)
 
-POSE_COLUMNS = ("record_index", "name", "compound", "status", "score", "pose_score", "message", "stereo", "cip", "stereo_flag", "smiles")
+POSE_COLUMNS = ("record_index", "name", "compound", "status", "score", "pose_score", "message", "stereo", "cip", "stereo_flag", "smiles",
+                "closest_contact", "clashes")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class PoseRow:
     cip: str = ""
     stereo_flag: str = ""
     smiles: str = ""
+    closest_contact: float | None = None
+    clashes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,8 @@ class ComparisonRow:
 
 @dataclass(frozen=True)
 class RankedCompound:
-    """A compound's best pose (highest pose score) and its counts; compounds are ordered by score."""
+    """A compound's best pose (highest pose score among its physically valid poses, if any) and
+    its counts; compounds are ordered by score, those with no valid pose last (``overlapping``)."""
 
     compound: str
     score: float
@@ -108,6 +114,9 @@ class RankedCompound:
     cip: str
     stereo_flag: str
     smiles: str
+    closest_contact: float | None
+    clashes: int | None
+    overlapping: bool  # the chosen pose has more clashes than the ranking allows: every pose of the compound does
 
 
 def file_fingerprint(path: str | Path, block: int = 1 << 20) -> str:
@@ -224,25 +233,32 @@ class ResultStore:
         bad_files = self.db.execute("SELECT COUNT(*) FROM files WHERE active = 1 AND error IS NOT NULL").fetchone()[0]
         return {"poses": int(poses), "failed": int(failed), "compounds": int(compounds), "ranked": int(ranked), "file_errors": int(bad_files)}
 
-    def ranked(self) -> Iterator[RankedCompound]:
+    def ranked(self, max_clashes: int | None = None) -> Iterator[RankedCompound]:
         """Compounds best first: each one's best pose by pose score (ties: file path, record
-        index), compounds ordered by that pose's score (ties: compound name). Streams."""
+        index), compounds ordered by that pose's score (ties: compound name). Streams.
+
+        ``max_clashes``: a pose with more clashing pairs is not physically valid; a compound's
+        best pose is chosen among its valid ones, and a compound with none ranks after every
+        compound that has one, whatever its score (None: no rule)."""
+        limit = -1 if max_clashes is None else int(max_clashes)
         query = """
         WITH active AS (
             SELECT p.*, f.path FROM poses p JOIN files f USING (file_id) WHERE f.active = 1
         ), counts AS (
             SELECT compound, COUNT(*) AS n_poses, SUM(status != 'ok') AS n_failed FROM active GROUP BY compound
+        ), judged AS (
+            SELECT *, (:limit >= 0 AND COALESCE(clashes, 0) > :limit) AS overlapping FROM active WHERE status = 'ok'
         ), best AS (
-            SELECT *, ROW_NUMBER() OVER (PARTITION BY compound ORDER BY pose_score DESC, path, record_index) AS choice
-            FROM active WHERE status = 'ok'
+            SELECT *, ROW_NUMBER() OVER (PARTITION BY compound ORDER BY overlapping, pose_score DESC, path, record_index) AS choice
+            FROM judged
         )
         SELECT b.compound, b.score, b.pose_score, b.path, b.record_index, b.name, c.n_poses, c.n_failed,
-               b.stereo, b.cip, b.stereo_flag, b.smiles
+               b.stereo, b.cip, b.stereo_flag, b.smiles, b.closest_contact, b.clashes, b.overlapping
         FROM best b JOIN counts c USING (compound) WHERE b.choice = 1
-        ORDER BY b.score DESC, b.compound
+        ORDER BY b.overlapping, b.score DESC, b.compound
         """
-        for row in self.db.execute(query):
-            yield RankedCompound(*row)
+        for row in self.db.execute(query, {"limit": limit}):
+            yield RankedCompound(*row[:-1], overlapping=bool(row[-1]))
 
     def failures(self) -> Iterator[tuple[str, int | str, str, str]]:
         """(file, record index, name, reason) of every failed record, then every file-level error."""

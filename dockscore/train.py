@@ -43,6 +43,7 @@ from dockscore.io.protein import read_protein
 from dockscore.metrics import pearson, spearman
 from dockscore.optimize import perturb_pose, perturb_torsions, torsions_from_bonds
 from dockscore.model import DockScoreModel, ModelConfig
+from dockscore.overlap import pushed_into_protein
 
 # UniProt ids of the 8 FEP-benchmark (JACS set) targets present in PDBbind: BACE1, CDK2, JNK1,
 # MCL1, p38a (human and mouse), PTP1B, thrombin, TYK2. Held out so FEP figures are protein-wise.
@@ -293,6 +294,29 @@ def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
     if n_dock:
         out.update({"docking_n": n_dock, "docking_top1_native_included": incl / n_dock, "docking_top1_native_excluded": excl / n_dock})
     return out
+
+
+@torch.no_grad()
+def clash_test(model: DockScoreModel, complexes: list[Complex]) -> dict:
+    """The clash test (issue 26): each crystal ligand moved 1-2 A into its protein along the 26
+    grid directions (:func:`dockscore.overlap.pushed_into_protein`); a complex fails when any
+    such pose outscores its crystal pose. Returns counts and the failing ids."""
+    model.eval()
+    settings = model.config.graph_settings()
+    failed, n_complexes, n_poses, margins = [], 0, 0, []
+    for cx in complexes:
+        moves = pushed_into_protein(cx.ligand.pos.numpy(), cx.protein.pos.numpy())
+        if not moves:
+            continue
+        items = [(cx, cx.ligand, False)] + [(cx, cx.ligand.with_positions(torch.tensor(pos, dtype=torch.float32)), False) for _, _, pos in moves]
+        batch, ps, pv = _encode_and_graphs(model, items, settings)
+        scores = model(batch, ps, pv)["score"].tolist()
+        n_complexes, n_poses = n_complexes + 1, n_poses + len(moves)
+        margins.append(scores[0] - max(scores[1:]))
+        if max(scores[1:]) > scores[0]:
+            failed.append(cx.id)
+    return {"complexes": n_complexes, "pushed_poses": n_poses, "pushed_above_crystal": len(failed), "failed": failed,
+            "median_margin_pK": float(np.median(margins)) if margins else float("nan")}
 
 
 def _mirror_credit(metrics: dict, config: TrainConfig) -> float:

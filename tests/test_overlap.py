@@ -1,0 +1,175 @@
+"""Physical validity is part of the score's contract (dockscore.overlap): a ligand moved into its
+protein never scores better for it, every pose reports its closest contact and clashing pairs,
+and a compound whose every pose overlaps the protein cannot top a ranked list."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from rdkit import Chem
+from typer.testing import CliRunner
+
+from dockscore import Scorer, iter_ligands
+from dockscore.cli import app
+from dockscore.overlap import MAX_CLASHES, OVERLAP_ONSET, PUSH_DIRECTIONS, overlap_wall, pair_overlap, pose_contacts, pushed_into_protein
+from dockscore.store import PoseRow, ResultStore
+
+from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V
+
+runner = CliRunner()
+COMPLEXES = {"1s3v": (PROTEIN_1S3V, LIGAND_1S3V), "1ia1": (PROTEIN_1IA1, LIGANDS_1IA1)}
+STEP = 0.1  # A per rigid move
+TOLERANCE = 1e-4  # pK: float rounding of the batched model
+
+
+def moved(mol: Chem.Mol, shift: np.ndarray) -> Chem.Mol:
+    copy = Chem.Mol(mol)
+    conf = copy.GetConformer()
+    for i, p in enumerate(conf.GetPositions() + shift):
+        conf.SetAtomPosition(i, p.tolist())
+    return copy
+
+
+@pytest.fixture(scope="module")
+def complexes():
+    """Per complex: its crystal ligand and a scorer per symmetry mode (the shipped models)."""
+    return {name: (next(iter_ligands(ligand)).mol, {sym: Scorer(protein, symmetry=sym) for sym in ("e3", "se3")})
+            for name, (protein, ligand) in COMPLEXES.items()}
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+@pytest.mark.parametrize("name", sorted(COMPLEXES))
+def test_pushing_a_ligand_into_its_protein_never_raises_its_score(complexes, name, symmetry):
+    """Along each of the 26 grid directions, rigid steps of 0.1 A up to 2 A: once a pose has more
+    clashing pairs than MAX_CLASHES (heavy-atom pairs more than OVERLAP_ONSET inside van der Waals
+    contact: C-C under 2.6 A), each further step lowers its score or leaves it."""
+    mol, scorers = complexes[name]
+    scorer = scorers[symmetry]
+    series_checked = 0
+    for direction in PUSH_DIRECTIONS:
+        poses = [moved(mol, t * np.asarray(direction)) for t in np.arange(0.0, 2.0 + 1e-9, STEP)]
+        results = scorer.score_mols(poses)
+        assert all(r.status == "ok" for r in results), [r.message for r in results if r.status != "ok"]
+        scores, clashes = [r.score for r in results], [r.clashes for r in results]
+        first = next((k for k, c in enumerate(clashes) if c > MAX_CLASHES), None)
+        if first is None:
+            continue
+        series_checked += 1
+        rises = [(k, scores[k], scores[k + 1]) for k in range(first, len(scores) - 1) if scores[k + 1] > scores[k] + TOLERANCE]
+        assert not rises, f"{name} {symmetry}, direction {direction}: score rose past the first invalid pose {rises}"
+    assert series_checked >= 10  # the property was exercised, not skipped: most directions run into the protein
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+@pytest.mark.parametrize("name", sorted(COMPLEXES))
+def test_poses_pushed_into_the_protein_score_below_the_crystal_pose(complexes, name, symmetry):
+    """The clash test of bench/screening.py on the bundled complexes: every move of 1-2 A that puts
+    an atom within 1.5 A of the protein and 3 within 2.2 A scores below the crystal pose."""
+    mol, scorers = complexes[name]
+    scorer = scorers[symmetry]
+    heavy = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
+    start = mol.GetConformer().GetPositions()
+    moves = pushed_into_protein(start[heavy], scorer.prepared.pos.numpy())
+    assert len(moves) >= 5
+    results = scorer.score_mols([mol] + [moved(mol, pos[0] - start[heavy][0]) for _, _, pos in moves])
+    crystal, pushed = results[0], results[1:]
+    assert crystal.clashes <= MAX_CLASHES
+    assert all(r.clashes > MAX_CLASHES for r in pushed)
+    assert max(r.score for r in pushed) < crystal.score
+    assert max(r.pose_score for r in pushed) < crystal.pose_score
+
+
+def test_pushed_poses_meet_the_stated_criterion():
+    ligand = np.array([[0.0, 0.0, 0.0], [1.5, 0.0, 0.0], [3.0, 0.0, 0.0], [4.5, 0.0, 0.0]])
+    protein = np.array([[x, 0.0, 3.0] for x in (0.0, 1.5, 3.0, 4.5)])  # a wall 3 A above the ligand
+    moves = pushed_into_protein(ligand, protein)
+    assert moves and all(shift >= 1.0 for _, shift, _ in moves)
+    for _, _, pos in moves:
+        nearest = np.linalg.norm(pos[:, None] - protein[None], axis=-1).min(1)
+        assert nearest.min() < 1.5 and (nearest < 2.2).sum() >= 3
+    assert {PUSH_DIRECTIONS[k][2] > 0 for k, _, _ in moves} == {True}  # only moves towards the wall
+
+
+def test_contacts_and_wall_on_a_hand_made_geometry():
+    # one ligand atom (C, R 1.9) against protein C at 2.4 A (overlap 1.4: a clash), O at 3.0 A
+    # (R 1.7, overlap 0.6) and C at 5 A; a second pose with nothing closer than 4 A
+    pos = torch.tensor([[0.0, 0, 0], [2.4, 0, 0], [0, 3.0, 0], [0, 0, 5.0], [10.0, 0, 0], [14.0, 0, 0]])
+    radius = torch.tensor([1.9, 1.9, 1.7, 1.9, 1.9, 1.9])
+    pairs = torch.tensor([[0, 0, 0, 4], [1, 2, 3, 5]])
+    d, overlap = pair_overlap(pos, radius, pairs)
+    assert torch.allclose(overlap, torch.tensor([1.4, 0.6, -1.2, -0.2]), atol=1e-6)
+    contacts = pose_contacts(d, overlap, torch.tensor([0, 0, 0, 1]), 2)
+    assert contacts["closest_contact"].tolist() == pytest.approx([2.4, 4.0])
+    assert contacts["clashes"].tolist() == [1.0, 0.0]
+    wall = overlap_wall(overlap, 2.0)
+    assert wall.tolist() == pytest.approx([-2.0 * (1.4 - OVERLAP_ONSET), 0.0, 0.0, 0.0], abs=1e-6)
+
+
+def test_the_wall_moves_only_poses_that_clash(scorers, crystal_1s3v):
+    """The crystal pose has no clashing pair: switching the wall off leaves its score; a pose
+    pushed in loses exactly the wall's pK (slope x overlap past the onset, summed over pairs)."""
+    scorer = scorers["e3"]
+    assert scorer.model.config.overlap_wall > 0  # the shipped models carry it
+    pushed = moved(crystal_1s3v, np.array([0.0, -1.6, 0.0]))
+    on = scorer.score_mols([crystal_1s3v, pushed])
+    weight = scorer.model.config.overlap_wall
+    try:
+        scorer.model.set_overlap_wall(0.0)
+        off = scorer.score_mols([crystal_1s3v, pushed])
+    finally:
+        scorer.model.set_overlap_wall(weight)
+    assert on[0].clashes == 0 and on[0].score == pytest.approx(off[0].score, abs=1e-6)
+    assert on[1].clashes > MAX_CLASHES
+    graph = scorer.graph(scorer.prepare(pushed))
+    _, overlap = pair_overlap(graph.pos, graph.radius, graph.pair_index)
+    expected = float(overlap_wall(overlap, weight).sum())
+    assert on[1].score - off[1].score == pytest.approx(expected, abs=1e-3)
+    assert on[1].terms["hard_clash"] - off[1].terms["hard_clash"] == pytest.approx(expected, abs=1e-3)
+
+
+def _row(index: int, compound: str, score: float, clashes: int) -> PoseRow:
+    return PoseRow(index, f"{compound}-{index}", compound, "ok", score, score, closest_contact=3.0 - clashes, clashes=clashes)
+
+
+def test_a_compound_whose_every_pose_overlaps_ranks_last(tmp_path):
+    with ResultStore(tmp_path / "s.sqlite", settings={"model": "m"}) as store:
+        file_id = store.file_id(str(tmp_path / "a.sdf"), "fp")
+        store.add_poses(file_id, [_row(0, "inside", 12.0, 9), _row(1, "inside", 11.0, 4),  # every pose overlaps
+                                  _row(2, "mixed", 10.0, 7), _row(3, "mixed", 6.0, 1),  # its valid pose is chosen
+                                  _row(4, "clean", 7.0, 0)])
+        ranked = list(store.ranked(MAX_CLASHES))
+        assert [c.compound for c in ranked] == ["clean", "mixed", "inside"]
+        assert [c.overlapping for c in ranked] == [False, False, True]
+        assert ranked[1].name == "mixed-3" and ranked[1].score == 6.0
+        assert ranked[2].name == "inside-0"
+        assert [c.compound for c in store.ranked(None)] == ["inside", "mixed", "clean"]  # no rule: by score alone
+
+
+def test_rank_and_score_report_contacts(tmp_path):
+    """CSV columns and SD properties; a compound docked inside the protein is flagged and last."""
+    mol = next(iter_ligands(LIGAND_1S3V)).mol
+    library = tmp_path / "lib.sdf"
+    with Chem.SDWriter(str(library)) as writer:
+        for name, shift in (("crystal", 0.0), ("inside", -1.8), ("inside", -2.0)):
+            pose = moved(mol, np.array([0.0, shift, 0.0]))
+            pose.SetProp("_Name", name)
+            writer.write(pose)
+    out = tmp_path / "ranked.csv"
+    result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(library), "-o", str(out), "--top-sdf", str(tmp_path / "top.sdf")])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [r["compound"] for r in rows] == ["crystal", "inside"]
+    assert rows[0]["clash_flag"] == "" and int(rows[0]["clashes"]) == 0 and float(rows[0]["closest_contact_A"]) > 2.5
+    assert rows[1]["clash_flag"] == "overlaps protein" and int(rows[1]["clashes"]) > MAX_CLASHES
+    assert "ranked last" in result.output
+    top = [m for m in Chem.SDMolSupplier(str(tmp_path / "top.sdf"))]
+    assert top[1].GetProp("dockscore_clash_flag") == "overlaps protein"
+    scored = tmp_path / "scored.csv"
+    result = runner.invoke(app, ["score", str(PROTEIN_1S3V), str(library), "-o", str(scored)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(scored.open()))
+    assert [int(r["clashes"]) > MAX_CLASHES for r in rows] == [False, True, True]
+    assert all(float(r["closest_contact_A"]) > 0 for r in rows)
