@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dockscore.errors import InputError
-from dockscore.overlap import MAX_CLASHES, OVERLAP_ONSET
+from dockscore.overlap import OVERLAP_ALLOWANCE, OVERLAP_ONSET
 from dockscore.scoring import POSE_SCORE_MEANING, SCORE_MEANING, SCORE_UNIT
 
 COMPARE_THRESHOLD = 0.5  # pK; see `compare --help`
@@ -159,7 +159,7 @@ def rank(
     resume: bool = typer.Option(False, "--resume", help="Continue the run the store holds: records already scored are skipped (a changed file is scored again)."),
     from_store: bool = typer.Option(False, "--from-store", help="Score nothing: write the ranked CSV, top SDF and failures again from the store."),
     group_by: str = typer.Option("title", "--group-by", help="What makes poses one compound: 'title' (the record's first line) or the name of an SD property (e.g. ID)."),
-    max_clashes: int = typer.Option(MAX_CLASHES, "--max-clashes", min=0, help=f"A pose with more ligand-protein heavy-atom pairs overlapping over {OVERLAP_ONSET} A past van der Waals contact is not physically valid: each compound's best pose is chosen among its valid ones, and a compound with none ranks after all others, flagged 'overlaps protein'."),
+    max_overlap: float = typer.Option(OVERLAP_ALLOWANCE, "--max-overlap", min=0.0, help=f"A, a pose's summed overlap with the protein (over heavy-atom pairs, the depth past {OVERLAP_ONSET} A inside van der Waals contact) above which it is not physically valid: each compound's best pose is chosen among its valid ones, and a compound with none ranks after all others, flagged 'overlaps protein'. The default spares every training crystal pose."),
     symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (sees handedness)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Worker processes (0 = one per CPU core); each holds the encoded protein once. Results do not depend on it."),
@@ -228,7 +228,7 @@ def rank(
                          "run the same command with --resume to continue", markup=False, highlight=False)
             raise typer.Exit(130)
     try:
-        made = write_ranking(store, output, top=top, top_sdf=top_sdf, failures=failures, max_clashes=max_clashes)
+        made = write_ranking(store, output, top=top, top_sdf=top_sdf, failures=failures, max_overlap=max_overlap)
     except InputError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)
@@ -244,27 +244,27 @@ def rank(
             for col, just in (("rank", "right"), ("compound", "left"), (f"score ({SCORE_UNIT})", "right"), ("pose score", "right"),
                               ("clashes", "right"), ("best pose", "left"), ("poses", "right"), ("failed", "right"), ("CIP", "left")):
                 table.add_column(col, justify=just, no_wrap=col in ("best pose", "compound"))
-            for k, c in zip(range(1, show + 1), opened.ranked(max_clashes)):
-                table.add_row(str(k), c.compound, f"{c.score:.2f}", f"{c.pose_score:.2f}", f"{c.clashes}" + (" !" if c.overlapping else ""),
+            for k, c in zip(range(1, show + 1), opened.ranked(max_overlap)):
+                table.add_row(str(k), c.compound, f"{c.score:.2f}", f"{c.pose_score:.2f}", f"{c.clashes}" + (" overlaps" if c.overlapping else ""),
                               f"{Path(c.source).name} #{c.record_index}", str(c.n_poses), str(c.n_failed), c.cip)
             console.print(table)
     console.print(f"ranked {_n(made.ranked, 'compound')} from {_n(counts['poses'], 'pose')} ({_n(counts['failed'], 'failed record')}, "
                   f"{_n(counts['file_errors'], 'file error')}); {CHOICE_RULE}", soft_wrap=True)
     if made.overlapping:
         console.print(f"{_n(made.overlapping, 'compound')} ranked last, flagged 'overlaps protein': every pose has more than "
-                      f"{max_clashes} clashing pairs (--max-clashes)", soft_wrap=True)
+                      f"{max_overlap:g} A of overlap with the protein (--max-overlap)", soft_wrap=True)
     if run is not None:
         rate = f"{run.poses_per_second:.1f} poses/s" if run.poses_scored else "nothing new to score"
         console.print(f"this run: {run.poses_scored} scored, {run.poses_skipped} already in the store, {_n(run.files, 'file')}, "
                       f"{run.seconds:.1f} s, {rate}", soft_wrap=True)
-    pictures = _ranking_pictures(store, histogram, grid, max_clashes)
+    pictures = _ranking_pictures(store, histogram, grid, max_overlap)
     console.print(f"wrote {output}" + (f", {top_sdf} ({_n(made.top_written, 'pose')})" if top_sdf else "")
                   + f", {failures} ({_n(made.failures, 'row')})" + "".join(f", {p}" for p in pictures) + f"; store {store}", soft_wrap=True)
     if made.ranked == 0:
         raise typer.Exit(1)
 
 
-def _ranking_pictures(store: Path, histogram: Optional[Path], grid: Optional[Path], max_clashes: int | None = None, n_grid: int = 12) -> list[str]:
+def _ranking_pictures(store: Path, histogram: Optional[Path], grid: Optional[Path], max_overlap: float | None = None, n_grid: int = 12) -> list[str]:
     """The score histogram and the grid of the best compounds, from the store."""
     from dockscore.report import write_bytes_atomically
     from dockscore.store import ResultStore
@@ -283,7 +283,7 @@ def _ranking_pictures(store: Path, histogram: Optional[Path], grid: Optional[Pat
             else:
                 import io
 
-                scores = [c.score for c in opened.ranked(max_clashes)]
+                scores = [c.score for c in opened.ranked(max_overlap)]
                 fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
                 ax.hist(scores, bins=min(60, max(10, len(scores) // 20)), color="#2b7a4b")
                 ax.set_xlabel(f"score ({SCORE_UNIT}, the best pose of each compound)")
@@ -301,7 +301,7 @@ def _ranking_pictures(store: Path, histogram: Optional[Path], grid: Optional[Pat
             from dockscore.explain import draw_grid
 
             mols, legends = [], []
-            for rank, c in enumerate(opened.ranked(max_clashes), start=1):
+            for rank, c in enumerate(opened.ranked(max_overlap), start=1):
                 mol = Chem.MolFromSmiles(c.smiles) if c.smiles else None
                 if mol is not None:
                     mols.append(mol)
@@ -788,6 +788,10 @@ def train(
     group_weight: float = typer.Option(1.0, help="Weight of the within-protein pK-difference term (0 = off)."),
     mirror_weight: float = typer.Option(0.5, help="SE(3): margin in pK by which a crystal complex must outscore its mirror image (0 = no mirror hinge)."),
     enantiomer_weight: float = typer.Option(0.0, "--enantiomer-weight", help="Margin in pK by which a chiral crystal ligand must outscore its enantiomer placed in the same pocket by the prior (computed once, stored beside --cache). 0 = off."),
+    nonbinder_weight: float = typer.Option(0.0, "--nonbinder-weight", min=0.0, help="Weight of the non-binder hinges: a size-matched ligand of another protein group, placed in the pocket by the prior (computed once, stored beside --cache), must score --nonbinder-margin pK below the pocket's own ligand and at most 4 pK. 0 = off."),
+    nonbinder_margin: float = typer.Option(1.0, "--nonbinder-margin", min=0.0, help="pK by which a non-binder must score below the pocket's own ligand."),
+    clash_negatives: bool = typer.Option(False, "--clash-negatives", help="One pose of the ligand pushed 1-2 A into its protein per step as a negative (dockscore.overlap)."),
+    overlap_wall: float = typer.Option(0.0, "--overlap-wall", min=0.0, help="Train with the fixed overlap wall (pK per A of each pair's overlap past 1.2 A; the shipped models apply 2 at inference). 0 = off."),
     torsion_decoys: bool = typer.Option(True, help="Torsionally perturbed conformers as negatives besides rigid moves."),
     max_decoys: int = typer.Option(8, help="Docked decoys per complex in each listwise pose-term step."),
     vina_prior: float = typer.Option(1.0, help="Weight of the fixed Vina-typed physics prior the network corrects (0 = off)."),
@@ -807,9 +811,10 @@ def train(
 
     torch.set_num_threads(max(1, threads))
     model_config = ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior, prior_overlap_cap=prior_overlap_cap or None,
-                               typed_contacts=typed_contacts)
+                               typed_contacts=typed_contacts, overlap_wall=overlap_wall)
     overrides = {"lr": lr, "ema_decay": ema, "pose_weight": pose_weight, "group_weight": group_weight, "mirror_weight": mirror_weight, "enantiomer_weight": enantiomer_weight, "torsion_decoys": torsion_decoys,
-                 "max_decoys": max_decoys}
+                 "max_decoys": max_decoys, "nonbinder_weight": nonbinder_weight, "nonbinder_margin": nonbinder_margin,
+                 "clash_negatives": clash_negatives}
     try:
         if cv:
             from dockscore.cv import run_cv

@@ -19,6 +19,7 @@ import json
 import random
 import re
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from dockscore.benchmark import compute_metrics
+from dockscore.negatives import nonbinder_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SPLIT_PATH = ROOT / "models" / "split.json"
@@ -46,13 +48,15 @@ UNKNOWN_UNIPROT = ("", "------")
 # The inference settings of the shipped dockscore-e3 (models/dockscore-e3.safetensors config): the
 # prior's soft core applied after training (bench/make_ensemble.py) and the pose score's prior weight
 # w = 2 (chosen by an experiment since removed, docs/experiments.md). Fold models are also scored with them ("as shipped").
-SHIPPED_INFERENCE = {"prior_overlap_cap": 0.7, "pose_prior_weight": 2.0}
+# The overlap wall (dockscore.overlap) was added to both shipped models after issue 26's clash test.
+SHIPPED_INFERENCE = {"prior_overlap_cap": 0.7, "pose_prior_weight": 2.0, "overlap_wall": 2.0}
 
 
 def with_shipped_inference(model):
     """The model with the shipped inference settings (fixed terms only: no parameter moves)."""
     model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])
     model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
+    model.set_overlap_wall(SHIPPED_INFERENCE["overlap_wall"])
     return model
 
 _AMINO = {"ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G", "HIS": "H", "ILE": "I",
@@ -315,6 +319,78 @@ def heavy_atom_predictions(train: list, test: list) -> list[Prediction]:
     return linear_fit([count(c) for c in train], [count(c) for c in test])
 
 
+# ----------------------------------------------------------------------------- screening
+# Each test pocket's own ligand (the active) against size-matched ligands of other protein groups
+# of the same test fold, placed in that pocket by the prior alone (dockscore.negatives): no fold
+# model trained on any of them. Per fold: the pooled screen (every pocket's active and decoys, in
+# pK; ROC AUC, EF1 %, BEDROC alpha 80.5) and the share of pockets whose own ligand outscores all
+# its decoys. CASF-2016's screening power cross-docks every test ligand into every pocket; this
+# is its cheaper, size-matched cousin.
+SCREEN_DECOYS = 4  # non-binders per test pocket
+
+
+@dataclass
+class ScreenScores:
+    """One scorer's scores of one pocket's active and its non-binder decoys (pK)."""
+
+    id: str
+    active: float
+    decoys: list[float] = field(default_factory=list)
+
+
+def fold_nonbinders(data_root: Path, test: list, group_of: dict[str, str], store: Path, seed: int, log=print) -> dict:
+    """The placed non-binders of a test fold's pockets (from the fold's own other-group ligands)."""
+    from dockscore.negatives import nonbinder_poses, size_matched_partners
+
+    ids = [c.id for c in test]
+    partners = size_matched_partners({c.id: c.heavy_atoms for c in test}, group_of, ids, ids, SCREEN_DECOYS, seed)
+    return nonbinder_poses(Path(data_root) / "pdbbind", partners, store, log)
+
+
+@torch.no_grad()
+def screen_scores(model, test: list, placed: dict, by_id: dict) -> list[ScreenScores]:
+    """``model``'s scores of each test pocket's own ligand and its placed non-binders."""
+    from dockscore.train import _encode_and_graphs
+
+    model.eval()
+    settings = model.config.graph_settings()
+    out = []
+    for cx in test:
+        decoys = [by_id[j].ligand.with_positions(pos) for (p, j), pos in sorted(placed.items()) if p == cx.id]
+        batch, ps, pv = _encode_and_graphs(model, [(cx, cx.ligand, False)] + [(cx, d, False) for d in decoys], settings)
+        scores = model(batch, ps, pv)["score"].tolist()
+        out.append(ScreenScores(cx.id, scores[0], scores[1:]))
+    return out
+
+
+def heavy_atom_screen(test: list, placed: dict, by_id: dict) -> list[ScreenScores]:
+    """Ligand size as the screening score: what size matching leaves of it."""
+    return [ScreenScores(cx.id, float(cx.heavy_atoms), [float(by_id[j].heavy_atoms) for (p, j) in sorted(placed) if p == cx.id])
+            for cx in test]
+
+
+def screening_figures(screens: list[ScreenScores]) -> dict:
+    """Pooled ROC AUC, EF1 %, EF5 %, BEDROC (alpha 80.5) and the share of pockets whose own
+    ligand tops its decoys."""
+    from dockscore.benchmark import screening_metrics
+
+    actives = [s.active for s in screens if s.decoys]
+    decoys = [d for s in screens for d in s.decoys]
+    if not actives or not decoys:
+        return {}
+    figures = screening_metrics(actives, decoys)
+    figures["own_ligand_top"] = float(np.mean([s.active > max(s.decoys) for s in screens if s.decoys]))
+    return figures
+
+
+def _screens_to_json(screens: list[ScreenScores]) -> list[dict]:
+    return [asdict(s) for s in screens]
+
+
+def _screens_from_json(rows: list[dict]) -> list[ScreenScores]:
+    return [ScreenScores(**r) for r in rows]
+
+
 def _ligand_only_module():
     path = ROOT / "bench" / "ligand_only.py"
     if not path.exists():
@@ -472,12 +548,53 @@ def write_tables(report: dict, out_dir: Path, stem: str = "cv") -> None:
                          f"{_fmt(h['ranking_rho'])} | {_fmt(h['dock_excl'])} |")
         lines += ["", f"Best pooled weight: {sweep['best_pooled']:g}; nested choice per test fold (chosen on the other folds): "
                   + ", ".join(f"fold {f}: {w:g}" for f, w in sweep["nested_choice"].items()) + "", ""]
+    lines += _screening_lines(report)
     (out_dir / f"{stem}.md").write_text("\n".join(lines))
     with open(out_dir / f"{stem}.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, list(csv_rows[0]) if csv_rows else ["scorer"])
         writer.writeheader()
         for row in csv_rows:
             writer.writerow({k: (json.dumps(v) if isinstance(v, (list, tuple)) else v) for k, v in row.items()})
+
+
+def _screening_lines(report: dict) -> list[str]:
+    """The screening and clash-test section of cv.md (pooled over the folds done)."""
+    pooled = report.get("pooled_screening")
+    if not pooled:
+        return []
+    lines = [f"## Screening: each test pocket's own ligand against {SCREEN_DECOYS} size-matched non-binders of the fold placed in it, "
+             "and the clash test", "",
+             "| scorer | ROC AUC | EF1 % | EF5 % | BEDROC (80.5) | own ligand tops its decoys | AUC per fold | "
+             "clash test: complexes with a pushed pose above crystal |", "|---|---|---|---|---|---|---|---|"]
+    for name, fig in pooled.items():
+        per_fold = [f.get("screening", {}).get(name, {}).get("roc_auc") for f in report["folds"]]
+        clash = report.get("pooled_clash_test", {}).get(name)
+        lines.append(f"| {name} | {_fmt(fig.get('roc_auc'))} | {_fmt(fig.get('ef1'), digits=1)} | {_fmt(fig.get('ef5'), digits=1)} | "
+                     f"{_fmt(fig.get('bedroc'))} | {_fmt(fig.get('own_ligand_top'))} | {' '.join(_fmt(a, digits=2) for a in per_fold)} | "
+                     + (f"{clash['pushed_above_crystal']} of {clash['complexes']}" if clash else "") + " |")
+    return lines + [""]
+
+
+def _fold_screening(data_root: Path, fold_dir: Path, name: str, test: list, by_id: dict, group_of: dict[str, str], store: Path,
+                    seed: int, log=print) -> dict:
+    """The fold's screening scores and clash tests (stored in its predictions.json), for the fold
+    model as trained and as shipped, the fold's Vina-typed prior (same soft core and wall) and ligand size."""
+    from dockscore.checkpoint import load_model
+    from dockscore.model import DockScoreModel, ModelConfig, learned_correction_off
+    from dockscore.train import clash_test
+
+    placed = fold_nonbinders(data_root, test, group_of, store, seed, log)
+    trained = load_model(fold_dir / f"{name}.safetensors")
+    shipped = with_shipped_inference(load_model(fold_dir / f"{name}.safetensors"))
+    torch.manual_seed(0)
+    prior = with_shipped_inference(DockScoreModel(ModelConfig(symmetry=trained.config.symmetry, vina_prior=1.0)))
+    screens, clashes = {}, {}
+    for label, model in (("dockscore", trained), ("dockscore_shipped", shipped), ("vina_prior_shipped", prior)):
+        with learned_correction_off(model) if label.startswith("vina") else nullcontext():
+            screens[label] = _screens_to_json(screen_scores(model, test, placed, by_id))
+            clashes[label] = clash_test(model, test)
+    screens["heavy_atoms"] = _screens_to_json(heavy_atom_screen(test, placed, by_id))
+    return {"screening": screens, "clash_test": clashes}
 
 
 def _pool_metrics(folds: list[dict], preds: dict[str, dict[int, list[Prediction]]], group_of: dict[str, str], n_boot: int = 1000) -> dict:
@@ -529,13 +646,16 @@ def _report(recipe: dict, k: int, cv_seed: int, pool: list, folds: list[list[str
 def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int = 0, symmetry: str = "e3", epochs: int = 16,
            seed: int = 0, model_config=None, train_overrides: dict | None = None, cache: Path | None = None, limit: int | None = None,
            device: str = "cpu", time_budget_s: float | None = None, name: str | None = None, inner_val_frac: float = 0.1,
-           split_path: Path = SPLIT_PATH, n_boot: int = 1000, element_contacts: float | None = None, log=print) -> dict:
+           split_path: Path = SPLIT_PATH, n_boot: int = 1000, element_contacts: float | None = None, screening: bool = True,
+           log=print) -> dict:
     """Train one model per fold with the given recipe, score its test fold, and write ``fold<f>/``
     (checkpoint, metrics with the training history, predictions) and the CV table (cv.json, cv.md,
     cv.csv) after every fold; the baselines' table (baselines.*) is written before any training.
     A fold whose predictions.json exists is read, not retrained (resume after an interruption).
     ``element_contacts`` (A): also score each fold model with the element-contact term fitted on
-    its training complexes (``dockscore_contacts``; a stored fold gets it from its checkpoint)."""
+    its training complexes (``dockscore_contacts``; a stored fold gets it from its checkpoint).
+    ``screening``: each fold's screening figures and clash test (:func:`screening_figures`; the
+    non-binder placements are stored beside ``cache``, or in ``out_dir``)."""
     from dockscore.checkpoint import save_model
     from dockscore.model import ModelConfig
     from dockscore.train import TrainConfig, calibrate, load_training_complexes, train
@@ -570,12 +690,18 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
         from dockscore.train import training_enantiomers
 
         negatives = training_enantiomers(data_root, [c.id for c in pool], cache, out_dir, log)
+    nonbinders = None
+    if cfg.nonbinder_weight > 0:  # placed once for the whole pool; a fold trains on pairs of its own training ids only
+        from dockscore.train import training_nonbinders
+
+        nonbinders = training_nonbinders(data_root, pool, [c.id for c in pool], group_of, cache, out_dir, seed=cv_seed, log=log)
     preds: dict[str, dict[int, list[Prediction]]] = {"dockscore": {}, "dockscore_shipped": {}, "dockscore_fold_prior": {},
                                                      "dockscore_cw_nested": {}, **({"dockscore_contacts": {}} if element_contacts else {}),
                                                      **baselines}
     report = _report({"symmetry": symmetry, "epochs": epochs, "seed": seed, "train_config": dict(cfg.__dict__),
                       "model_config": model_config.to_dict()}, k, cv_seed, pool, folds, grouping, inner_val_frac, list(preds))
     name = name or f"dockscore-{symmetry}"
+    screens: dict[int, dict[str, list[ScreenScores]]] = {}
     for f, fold in enumerate(folds):
         fold_dir = out_dir / f"fold{f}"
         test = [by_id[i] for i in fold]
@@ -599,7 +725,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
             log(f"fold {f}: train {len(train_ids)}, inner val {len(val_ids)}, test {len(fold)} complexes")
             t0 = time.time()
             model, info = train(complexes, {"train": train_ids, "val": val_ids}, cfg, model_config, fold_dir, log=log, device=device,
-                                enantiomers=negatives)
+                                enantiomers=negatives, nonbinders=nonbinders)
             info["calibration"] = calibrate(model, [by_id[i] for i in train_ids])
             save_model(model, fold_dir / f"{name}.safetensors", extra={"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed,
                                                                        "epochs": epochs, "best_epoch": info["best_epoch"]})
@@ -631,6 +757,19 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
         report["folds"].append({"fold": f, "test": len(fold), "train": len(train_ids), "inner_val": len(val_ids),
                                 "best_epoch": info["best_epoch"], "ridge_alpha": alphas.get(f),
                                 "metrics": {n: metrics(by_fold[f], group_of, n_boot) for n, by_fold in preds.items() if f in by_fold}})
+        if screening:
+            stored = json.loads(saved.read_text())
+            if "screening" not in stored:
+                stored.update(_fold_screening(data_root, fold_dir, name, test, by_id, group_of, nonbinder_store(cache, out_dir),
+                                              cv_seed * 1000 + f, log))
+                saved.write_text(json.dumps(stored))
+            screens[f] = {label: _screens_from_json(rows) for label, rows in stored["screening"].items()}
+            report["folds"][-1]["screening"] = {label: screening_figures(rows) for label, rows in screens[f].items()}
+            report["folds"][-1]["clash_test"] = {label: {k: v for k, v in c.items() if k != "failed"} for label, c in stored["clash_test"].items()}
+            report["pooled_screening"] = {label: screening_figures([s for by in screens.values() for s in by[label]]) for label in screens[f]}
+            report["pooled_clash_test"] = {label: {key: sum(e["clash_test"][label][key] for e in report["folds"] if "clash_test" in e)
+                                                   for key in ("complexes", "pushed_poses", "pushed_above_crystal")}
+                                           for label in stored["clash_test"]}
         if len(preds["dockscore_fold_prior"]) > 1:  # the nested choice needs another fold to choose on
             sweep = correction_weight_sweep(preds["dockscore_fold_prior"], preds["dockscore_shipped"], group_of, n_boot=n_boot)
             preds["dockscore_cw_nested"] = sweep.pop("nested_predictions")

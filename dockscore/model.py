@@ -230,7 +230,7 @@ VINA_WEIGHTS_KCAL = {"gauss1": -0.035579, "gauss2": -0.005156, "repulsion": 0.84
 KCAL_PER_PK = 1.364
 TERM_NAMES = LEARNED_TERMS + ("hard_clash", "vina_prior", "element_contacts")
 # Per-pose outputs that are geometry, not model (dockscore.overlap): an ensemble takes them as is.
-GEOMETRY_OUTPUTS = ("closest_contact", "clashes")
+GEOMETRY_OUTPUTS = ("closest_contact", "clashes", "overlap")
 
 # ELEMENT_CONTACTS_NOTE. Across proteins, the learned pair correction moves scoring power little
 # beyond Vina's terms (protein-grouped CV: R 0.388 against 0.384 for the prior with the same soft
@@ -529,7 +529,7 @@ class DockScoreModel(nn.Module):
         d, overlap = pair_overlap(data.pos, data.radius, data.pair_index)
         if self.config.overlap_wall:
             clash = TERM_NAMES.index("hard_clash")
-            wall = overlap_wall(overlap, self.config.overlap_wall)
+            wall = overlap_wall(overlap, self.config.overlap_wall, index.pair_graph, index.num_graphs)
             energies = torch.cat([energies[:, :clash], energies[:, clash : clash + 1] + wall[:, None], energies[:, clash + 1 :]], dim=-1)
         out = _outputs(index, energies, self.head.offset, self.config.pose_prior_weight, self.element_contacts(data))
         return {**out, **pose_contacts(d, overlap, index.pair_graph, index.num_graphs)}

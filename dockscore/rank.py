@@ -23,12 +23,12 @@ from rdkit import Chem
 
 from dockscore.errors import InputError
 from dockscore.io.ligands import SUPPORTED, LigandRecord, RawRecord, iter_raw_records, parse_raw
-from dockscore.overlap import MAX_CLASHES
+from dockscore.overlap import OVERLAP_ALLOWANCE
 from dockscore.store import COMPARE_JOB, ComparisonRow, PoseRow, ResultStore, file_fingerprint
 
 TITLE = "title"  # --group-by default: the record's first line (its name)
-CHOICE_RULE = ("each compound's pose with the highest pose_score among its physically valid poses (at most --max-clashes "
-               "clashing pairs) is its best pose; compounds are ranked by that pose's score (pK)")
+CHOICE_RULE = ("each compound's pose with the highest pose_score among its physically valid poses (overlap with the protein "
+               "at most --max-overlap) is its best pose; compounds are ranked by that pose's score (pK)")
 
 
 @dataclass(frozen=True)
@@ -127,12 +127,12 @@ def _smiles(mol: Chem.Mol | None) -> str:
 
 def _pose_row(record: LigandRecord, group_by: str, ok: bool, message: str = "", stereo=None,
               score: float | None = None, pose_score: float | None = None, closest_contact: float | None = None,
-              clashes: int | None = None) -> PoseRow:
+              clashes: int | None = None, overlap: float | None = None) -> PoseRow:
     """The store's row of one record: scores, contacts, stereo and SMILES only for a usable pose."""
     return PoseRow(record.index, record.name, compound_key(record, group_by), "ok" if ok else "error", score if ok else None,
                    pose_score if ok else None, message, stereo.kind() if stereo else "", stereo.cip() if stereo else "",
                    stereo.flag() if stereo else "", _smiles(record.mol) if ok else "", closest_contact if ok else None,
-                   clashes if ok else None)
+                   clashes if ok else None, overlap if ok else None)
 
 
 # -- the work unit: a run of records of one file ----------------------------------------------
@@ -140,7 +140,7 @@ def score_records(scorer, raws: list[RawRecord], group_by: str) -> list[PoseRow]
     """Parse, featurise and score a run of records; one :class:`PoseRow` per record, in order."""
     records = [parse_raw(raw) for raw in raws]
     return [_pose_row(record, group_by, result.status == "ok", result.message, result.stereo, result.score, result.pose_score,
-                      result.closest_contact, result.clashes)
+                      result.closest_contact, result.clashes, result.overlap)
             for record, result in zip(records, scorer.score_records(records))]
 
 
@@ -313,9 +313,10 @@ class _DeviceFeed(_Processes):
         rows, k = [], 0
         for row, graph in featurised:
             if graph is not None:
-                score, pose_score, closest, clashes = scores[k]
+                score, pose_score, closest, clashes, overlap = scores[k]
                 k += 1
-                row = replace(row, score=score, pose_score=pose_score, closest_contact=closest, clashes=clashes) if score is not None else \
+                row = replace(row, score=score, pose_score=pose_score, closest_contact=closest, clashes=clashes,
+                              overlap=overlap) if score is not None else \
                     replace(row, status="error", message="model produced a non-finite score", smiles="")
             rows.append(row)
         return rows
@@ -526,7 +527,7 @@ def _engine(spec: ScorerSpec, task, jobs: int, device: str, ray_address: str | N
 
 
 # -- outputs, made from the store ---------------------------------------------------------------
-RANKED_COLUMNS = ["rank", "compound", "score", "pose_score", "closest_contact_A", "clashes", "clash_flag", "best_pose_source",
+RANKED_COLUMNS = ["rank", "compound", "score", "pose_score", "closest_contact_A", "clashes", "overlap_A", "clash_flag", "best_pose_source",
                   "best_pose_index", "best_pose_name", "n_poses", "n_failed", "stereo", "cip", "stereo_flag", "smiles", "score_unit",
                   "symmetry", "model"]
 FAILURE_COLUMNS = ["file", "index", "name", "reason"]
@@ -542,12 +543,12 @@ class RankOutputs:
 
 
 def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500, top_sdf: str | Path | None = None,
-                  failures: str | Path | None = None, max_clashes: int | None = MAX_CLASHES) -> RankOutputs:
+                  failures: str | Path | None = None, max_overlap: float | None = OVERLAP_ALLOWANCE) -> RankOutputs:
     """The ranked CSV (every compound, best first), the top compounds' best poses as SDF and the
     failures CSV, all from the store (each written to ``.partial`` and renamed when complete).
 
-    ``max_clashes``: the physical-validity rule of :meth:`ResultStore.ranked` (a compound whose
-    every pose has more clashing pairs ranks after all others and is flagged; None: no rule)."""
+    ``max_overlap`` (A): the physical-validity rule of :meth:`ResultStore.ranked` (a compound whose
+    every pose overlaps the protein more ranks after all others and is flagged; None: no rule)."""
     import csv
 
     from dockscore.report import AtomicOutput
@@ -560,9 +561,9 @@ def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500,
         with AtomicOutput(output) as handle:
             writer = csv.writer(handle)
             writer.writerow(RANKED_COLUMNS)
-            for rank, c in enumerate(store.ranked(max_clashes), start=1):
+            for rank, c in enumerate(store.ranked(max_overlap), start=1):
                 writer.writerow([rank, c.compound, f"{c.score:.4f}", f"{c.pose_score:.4f}", _contact(c.closest_contact),
-                                 "" if c.clashes is None else c.clashes, "overlaps protein" if c.overlapping else "",
+                                 "" if c.clashes is None else c.clashes, _contact(c.overlap), "overlaps protein" if c.overlapping else "",
                                  c.source, c.record_index, c.name,
                                  c.n_poses, c.n_failed, c.stereo, c.cip, c.stereo_flag, c.smiles, SCORE_UNIT,
                                  settings.get("symmetry", ""), settings.get("model_name", "")])
@@ -612,7 +613,7 @@ def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> 
                          "dockscore_n_poses": str(c.n_poses), "dockscore_symmetry": settings.get("symmetry", ""),
                          "dockscore_model": settings.get("model_name", ""), "dockscore_stereo": c.stereo, "dockscore_cip": c.cip,
                          "dockscore_stereo_flag": c.stereo_flag, "dockscore_closest_contact_A": _contact(c.closest_contact),
-                         "dockscore_clashes": "" if c.clashes is None else str(c.clashes),
+                         "dockscore_clashes": "" if c.clashes is None else str(c.clashes), "dockscore_overlap_A": _contact(c.overlap),
                          "dockscore_clash_flag": "overlaps protein" if c.overlapping else ""}
                 if raw.fmt == "mol2":
                     text = Chem.MolToMolBlock(record.mol) + sd_properties(record.props) if record.mol is not None else ""

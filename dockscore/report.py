@@ -15,7 +15,7 @@ from dockscore.model import TERM_NAMES
 from dockscore.scoring import SCORE_UNIT, PoseScore
 
 CSV_COLUMNS = ["name", "index", "score", "pose_score", "status", "message", "source", "score_unit", "symmetry", "model",
-               "stereo", "cip", "stereo_flag", "closest_contact_A", "clashes"] + [f"term_{t}" for t in TERM_NAMES]
+               "stereo", "cip", "stereo_flag", "closest_contact_A", "clashes", "overlap_A"] + [f"term_{t}" for t in TERM_NAMES]
 
 
 def _fmt(value: float | None) -> str:
@@ -92,7 +92,7 @@ class ResultWriter(_ReplacedWhenComplete):
             st = result.stereo
             row = [result.name, result.index, _fmt(result.score), _fmt(result.pose_score), result.status, result.message, result.source, SCORE_UNIT,
                    self.symmetry, self.model_name, st.kind() if st else "", st.cip() if st else "", st.flag() if st else "",
-                   _contact(result.closest_contact), _count(result.clashes)]
+                   _contact(result.closest_contact), _count(result.clashes), _contact(result.overlap)]
             row += [_fmt(result.terms.get(t)) for t in TERM_NAMES]
             self._emit(self._csv_line(row))
         else:
@@ -117,6 +117,7 @@ class ResultWriter(_ReplacedWhenComplete):
             "dockscore_status": result.status,
             "dockscore_closest_contact_A": _contact(result.closest_contact),
             "dockscore_clashes": _count(result.clashes),
+            "dockscore_overlap_A": _contact(result.overlap),
             "dockscore_symmetry": self.symmetry,
             "dockscore_model": self.model_name,
         }

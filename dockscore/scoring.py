@@ -49,6 +49,7 @@ class PoseScore:
     stereo: StereoReport | None = None  # tetrahedral centres, CIP labels, declared-vs-geometry check
     closest_contact: float | None = None  # A, shortest ligand-protein heavy-atom distance (dockscore.overlap)
     clashes: int | None = None  # ligand-protein heavy-atom pairs overlapping past OVERLAP_ONSET
+    overlap: float | None = None  # A, their summed overlap past it (physically valid up to OVERLAP_ALLOWANCE)
 
 
 class Scorer:
@@ -193,7 +194,7 @@ class Scorer:
         scores = out["score"].tolist()
         pose_scores = out["pose_score"].tolist()
         terms = out["terms"].tolist()
-        closest, clashes = out["closest_contact"].tolist(), out["clashes"].tolist()
+        closest, clashes, overlap = out["closest_contact"].tolist(), out["clashes"].tolist(), out["overlap"].tolist()
         contrib = out["atom_contrib"]
         offset = 0
         for k, (record, graph) in enumerate(pending):
@@ -206,7 +207,8 @@ class Scorer:
                 continue
             yield PoseScore(record.source, record.index, record.name, "ok", score=score, pose_score=pose_scores[k],
                             terms=dict(zip(TERM_NAMES, terms[k])), atom_contrib=atom, record=record,
-                            stereo=self._stereo(record.mol), closest_contact=closest[k], clashes=int(clashes[k]))
+                            stereo=self._stereo(record.mol), closest_contact=closest[k], clashes=int(clashes[k]),
+                            overlap=overlap[k])
 
     def _stereo(self, mol: Chem.Mol) -> StereoReport | None:
         if not self.stereo:
@@ -244,14 +246,15 @@ class Scorer:
         return self
 
     @torch.no_grad()
-    def score_graphs(self, graphs: list) -> list[tuple[float | None, float | None, float | None, int | None]]:
-        """(score, pose score, closest contact, clashes) per graph, in batches of ``batch_size`` on
-        this scorer's device; all None where the model gives a non-finite score."""
-        out: list[tuple[float | None, float | None, float | None, int | None]] = []
+    def score_graphs(self, graphs: list) -> list[tuple]:
+        """(score, pose score, closest contact, clashes, overlap) per graph, in batches of
+        ``batch_size`` on this scorer's device; all None where the model gives a non-finite score."""
+        out: list[tuple] = []
         for start in range(0, len(graphs), self.batch_size):
             batch = Batch.from_data_list(graphs[start : start + self.batch_size]).to(self.device)
             result = self.model(batch, self.protein_s, self.protein_v, cache=self.protein_cache())
-            for score, pose, closest, clashes in zip(result["score"].tolist(), result["pose_score"].tolist(),
-                                                     result["closest_contact"].tolist(), result["clashes"].tolist()):
-                out.append((score, pose, closest, int(clashes)) if math.isfinite(score) else (None, None, None, None))
+            for score, pose, closest, clashes, overlap in zip(result["score"].tolist(), result["pose_score"].tolist(),
+                                                              result["closest_contact"].tolist(), result["clashes"].tolist(),
+                                                              result["overlap"].tolist()):
+                out.append((score, pose, closest, int(clashes), overlap) if math.isfinite(score) else (None,) * 5)
         return out

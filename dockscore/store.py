@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dockscore.errors import InputError
 
-SCHEMA_VERSION = "2"  # 2: closest_contact and clashes per pose
+SCHEMA_VERSION = "2"  # 2: closest_contact, clashes and overlap per pose
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS poses (
     smiles TEXT NOT NULL DEFAULT '',
     closest_contact REAL,              -- A, shortest ligand-protein heavy-atom distance
     clashes INTEGER,                   -- heavy-atom pairs overlapping past dockscore.overlap.OVERLAP_ONSET
+    overlap REAL,                      -- A, their summed overlap past it
     PRIMARY KEY (file_id, record_index)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS poses_by_compound ON poses (compound, status);
@@ -63,7 +64,7 @@ CREATE TABLE IF NOT EXISTS comparisons (  -- dockscore enantiomers: one left/rig
 COMPARE_JOB = "enantiomers"  # the store setting ``job`` of an enantiomers run (a rank store has none)
 
 POSE_COLUMNS = ("record_index", "name", "compound", "status", "score", "pose_score", "message", "stereo", "cip", "stereo_flag", "smiles",
-                "closest_contact", "clashes")
+                "closest_contact", "clashes", "overlap")
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class PoseRow:
     smiles: str = ""
     closest_contact: float | None = None
     clashes: int | None = None
+    overlap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ class RankedCompound:
     smiles: str
     closest_contact: float | None
     clashes: int | None
-    overlapping: bool  # the chosen pose has more clashes than the ranking allows: every pose of the compound does
+    overlap: float | None
+    overlapping: bool  # the chosen pose overlaps the protein more than the ranking allows: every pose of the compound does
 
 
 def file_fingerprint(path: str | Path, block: int = 1 << 20) -> str:
@@ -233,27 +236,27 @@ class ResultStore:
         bad_files = self.db.execute("SELECT COUNT(*) FROM files WHERE active = 1 AND error IS NOT NULL").fetchone()[0]
         return {"poses": int(poses), "failed": int(failed), "compounds": int(compounds), "ranked": int(ranked), "file_errors": int(bad_files)}
 
-    def ranked(self, max_clashes: int | None = None) -> Iterator[RankedCompound]:
+    def ranked(self, max_overlap: float | None = None) -> Iterator[RankedCompound]:
         """Compounds best first: each one's best pose by pose score (ties: file path, record
         index), compounds ordered by that pose's score (ties: compound name). Streams.
 
-        ``max_clashes``: a pose with more clashing pairs is not physically valid; a compound's
-        best pose is chosen among its valid ones, and a compound with none ranks after every
-        compound that has one, whatever its score (None: no rule)."""
-        limit = -1 if max_clashes is None else int(max_clashes)
+        ``max_overlap`` (A): a pose whose summed overlap with the protein (dockscore.overlap) is
+        larger is not physically valid; a compound's best pose is chosen among its valid ones, and
+        a compound with none ranks after every compound that has one, whatever its score (None: no rule)."""
+        limit = -1.0 if max_overlap is None else float(max_overlap)
         query = """
         WITH active AS (
             SELECT p.*, f.path FROM poses p JOIN files f USING (file_id) WHERE f.active = 1
         ), counts AS (
             SELECT compound, COUNT(*) AS n_poses, SUM(status != 'ok') AS n_failed FROM active GROUP BY compound
         ), judged AS (
-            SELECT *, (:limit >= 0 AND COALESCE(clashes, 0) > :limit) AS overlapping FROM active WHERE status = 'ok'
+            SELECT *, (:limit >= 0 AND COALESCE(overlap, 0) > :limit) AS overlapping FROM active WHERE status = 'ok'
         ), best AS (
             SELECT *, ROW_NUMBER() OVER (PARTITION BY compound ORDER BY overlapping, pose_score DESC, path, record_index) AS choice
             FROM judged
         )
         SELECT b.compound, b.score, b.pose_score, b.path, b.record_index, b.name, c.n_poses, c.n_failed,
-               b.stereo, b.cip, b.stereo_flag, b.smiles, b.closest_contact, b.clashes, b.overlapping
+               b.stereo, b.cip, b.stereo_flag, b.smiles, b.closest_contact, b.clashes, b.overlap, b.overlapping
         FROM best b JOIN counts c USING (compound) WHERE b.choice = 1
         ORDER BY b.overlapping, b.score DESC, b.compound
         """

@@ -179,6 +179,13 @@ class TrainConfig:
     group_weight: float = 0.0  # within-protein pK differences (0 = off; batches then pair complexes of one protein)
     torsion_decoys: bool = False  # torsionally perturbed conformers as negatives besides rigid moves
     max_decoys: int = 8  # docked decoys per complex per step in the listwise term
+    # Non-binders (dockscore.negatives: size-matched ligands of other protein groups placed in the
+    # pocket by the prior alone): each step, one per complex must score ``nonbinder_margin`` pK
+    # below the pocket's own ligand and no higher than ``nonbinder_pk`` (0 = off).
+    nonbinder_weight: float = 0.0
+    nonbinder_margin: float = 1.0
+    nonbinder_pk: float = 4.0  # 100 uM: the activity cut-off of DUD-E's and DEKOIS's actives is at or above it
+    clash_negatives: bool = False  # one pose of the ligand pushed into its protein (dockscore.overlap) as a rigid-move negative
 
 
 def _model_device(model) -> torch.device:
@@ -365,6 +372,26 @@ def _negatives(cx: Complex, config: TrainConfig, gen: torch.Generator, torsions:
     return negatives
 
 
+def _nonbinder_partners(train_set: list[Complex], by_id: dict[str, Complex],
+                        nonbinders: dict[tuple[str, str], torch.Tensor] | None) -> dict[str, list[PreparedLigand]]:
+    """Per training complex, its placed non-binders that are ligands of training complexes (none from
+    validation or test: a fold's held-out ligands never enter its training)."""
+    out: dict[str, list[PreparedLigand]] = {}
+    train_ids = {c.id for c in train_set}
+    for (pocket, ligand), pos in (nonbinders or {}).items():
+        if pocket in train_ids and ligand in train_ids and by_id[ligand].ligand.pos.shape == pos.shape:
+            out.setdefault(pocket, []).append(by_id[ligand].ligand.with_positions(pos))
+    return out
+
+
+def nonbinder_loss(scores: torch.Tensor, unbound: list[tuple[int, int]], margin: float, ceiling: float) -> torch.Tensor:
+    """Mean over (pocket's own ligand, non-binder) index pairs of two hinges (pK): the non-binder
+    ``margin`` below the own ligand, and no higher than ``ceiling``."""
+    own = scores[torch.tensor([a for a, _ in unbound], device=scores.device)]
+    other = scores[torch.tensor([b for _, b in unbound], device=scores.device)]
+    return (torch.relu(other - own + margin) + torch.relu(other - ceiling)).mean()
+
+
 def _listwise_decoys(cx: Complex, limit: int, gen: torch.Generator) -> list[tuple[PreparedLigand, float]]:
     """Docked decoys for the listwise pose term: up to ``limit``, at least one within 2 A and one
     beyond; none when the complex lacks either kind (nothing to choose between)."""
@@ -378,9 +405,13 @@ def _listwise_decoys(cx: Complex, limit: int, gen: torch.Generator) -> list[tupl
 
 
 def train(complexes: list[Complex], split: dict, config: TrainConfig, model_config: ModelConfig, out: Path, log=print,
-          device: str = "cpu", enantiomers: dict[str, torch.Tensor] | None = None) -> tuple[DockScoreModel, dict]:
-    """``enantiomers``: complex id -> heavy-atom positions of its ligand's enantiomer in the pocket
-    (:func:`dockscore.negatives.enantiomer_negatives`), used when ``config.enantiomer_weight`` > 0."""
+          device: str = "cpu", enantiomers: dict[str, torch.Tensor] | None = None,
+          nonbinders: dict[tuple[str, str], torch.Tensor] | None = None, init_state: dict | None = None) -> tuple[DockScoreModel, dict]:
+    """``init_state``: a trained model's state dict to start from (a fine-tune) instead of a fresh one.
+    ``enantiomers``: complex id -> heavy-atom positions of its ligand's enantiomer in the pocket
+    (:func:`dockscore.negatives.enantiomer_negatives`), used when ``config.enantiomer_weight`` > 0.
+    ``nonbinders``: (pocket id, ligand id) -> that ligand's heavy-atom positions placed in that
+    pocket (:func:`dockscore.negatives.nonbinder_poses`), used when ``config.nonbinder_weight`` > 0."""
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -390,12 +421,18 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
     mean_pk = float(np.mean([c.pK for c in train_set]))
     model_config = ModelConfig(**{**model_config.to_dict(), "symmetry": config.symmetry, "score_offset": mean_pk})
     model = DockScoreModel(model_config).to(device)
-    with torch.no_grad():  # start at the training mean pK, whatever the fixed terms (clash, Vina prior) add
-        start = predict(model, train_set[:128], with_decoys=False)["native"]
-        model.head.offset += mean_pk - float(np.mean(list(start.values())))
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    else:
+        with torch.no_grad():  # start at the training mean pK, whatever the fixed terms (clash, Vina prior) add
+            start = predict(model, train_set[:128], with_decoys=False)["native"]
+            model.head.offset += mean_pk - float(np.mean(list(start.values())))
     settings = model_config.graph_settings()
     torsions = {c.id: torsions_from_bonds(c.ligand.pos.shape[0], c.ligand.bond_index, c.ligand.bond_attr) if config.torsion_decoys else []
                 for c in train_set}
+    partners = _nonbinder_partners(train_set, by_id, nonbinders) if config.nonbinder_weight else {}
+    pushed = {c.id: [pos for _, _, pos in pushed_into_protein(c.ligand.pos.numpy(), c.protein.pos.numpy())] for c in train_set} \
+        if config.clash_negatives else {}
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / config.batch_complexes)  # nominal, for the LR schedule
     planned_epochs = config.epochs
@@ -422,7 +459,7 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
         t0, total = time.time(), 0.0
         batches = _batches(train_set, config, gen)
         for chunk in batches:
-            items, pairs, native_idx, lists = [], [], [], []  # pairs: (positive idx, negative idx, margin)
+            items, pairs, native_idx, lists, unbound = [], [], [], [], []  # pairs: (positive idx, negative idx, margin)
             for cx in chunk:
                 n_idx = len(items)
                 native_idx.append(n_idx)
@@ -440,6 +477,14 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
                 if config.symmetry == "se3" and config.mirror_weight > 0:
                     pairs.append((n_idx, len(items), 1.0 * config.mirror_weight / max(config.rank_weight, 1e-9)))
                     items.append((cx, cx.ligand, True))
+                if pushed.get(cx.id):
+                    pose = pushed[cx.id][int(torch.randint(len(pushed[cx.id]), (1,), generator=gen))]
+                    pairs.append((n_idx, len(items), 1.0))
+                    items.append((cx, cx.ligand.with_positions(torch.tensor(pose, dtype=torch.float32)), False))
+                if partners.get(cx.id):
+                    ligand = partners[cx.id][int(torch.randint(len(partners[cx.id]), (1,), generator=gen))]
+                    unbound.append((n_idx, len(items)))
+                    items.append((cx, ligand, False))
                 if config.enantiomer_weight > 0 and enantiomers and cx.id in enantiomers:
                     pairs.append((n_idx, len(items), config.enantiomer_weight / max(config.rank_weight, 1e-9)))
                     items.append((cx, cx.ligand.with_positions(enantiomers[cx.id]), False))
@@ -454,6 +499,8 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
                 b = torch.tensor([p[1] for p in pairs], device=dev)
                 margin = torch.tensor([p[2] for p in pairs], device=dev)
                 loss = loss + config.rank_weight * torch.relu(scores[b] - scores[a] + margin).mean()
+            if unbound:
+                loss = loss + config.nonbinder_weight * nonbinder_loss(scores, unbound, config.nonbinder_margin, config.nonbinder_pk)
             if lists:
                 terms = []
                 for first, near in lists:
@@ -564,6 +611,21 @@ def training_enantiomers(data_root: Path, ids: list[str], cache: Path | None, ou
     return negatives
 
 
+def training_nonbinders(data_root: Path, complexes: list[Complex], ids: list[str], group_of: dict[str, str], cache: Path | None,
+                        out_dir: Path, per_pocket: int = 2, seed: int = 0, log=print) -> dict[tuple[str, str], torch.Tensor]:
+    """Size-matched non-binders of the pockets ``ids``, drawn from the ligands of ``ids`` of other
+    groups and placed by the prior (:mod:`dockscore.negatives`), stored beside the tensor cache."""
+    from dockscore.negatives import nonbinder_poses, nonbinder_store, size_matched_partners
+
+    store = nonbinder_store(cache, out_dir)
+    heavy = {c.id: c.heavy_atoms for c in complexes}
+    partners = size_matched_partners(heavy, group_of, list(ids), list(ids), per_pocket, seed)
+    t0 = time.time()
+    poses = nonbinder_poses(Path(data_root) / "pdbbind", partners, store, log)
+    log(f"non-binders: {len(poses)} placed in {len(partners)} pockets ({time.time() - t0:.0f} s)")
+    return poses
+
+
 def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40, seed: int = 0, limit: int | None = None,
                  model_config: ModelConfig | None = None, log=print, device: str = "cpu", cache: Path | None = None,
                  time_budget_s: float | None = None, name: str | None = None, train_overrides: dict | None = None,
@@ -579,8 +641,12 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
     log(", ".join(f"{k}: {len(v)}" for k, v in split.items()))
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
     negatives = training_enantiomers(data_root, split["train"], cache, out_dir, log) if cfg.enantiomer_weight > 0 else None
+    nonbinders = None
+    if cfg.nonbinder_weight > 0:
+        group_of = {c.id: c.uniprot for c in complexes}
+        nonbinders = training_nonbinders(data_root, complexes, split["train"], group_of, cache, out_dir, seed=split_seed, log=log)
     model, info = train(complexes, split, cfg, model_config or ModelConfig(symmetry=symmetry), out_dir, log=log, device=device,
-                        enantiomers=negatives)
+                        enantiomers=negatives, nonbinders=nonbinders)
     by_id = {c.id: c for c in complexes}
     info["calibration"] = calibrate(model, [by_id[i] for i in split["train"] if i in by_id])
     if element_contacts:

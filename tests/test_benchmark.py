@@ -194,3 +194,56 @@ def test_compare_vina_exclusions_name_the_complexes_an_earlier_read_covered(tmp_
     rows = [{"group": g} for g in ("2b", "1a", "2b")]
     poses = {("pdbbind-ad4", "vina"): rows, ("pdbbind-ad4", "e3"): rows, ("fep", "e3"): [{"group": "bace"}]}
     assert complexes_read(poses, DOCKED_SETS) == {"pdbbind-ad4": ["1a", "2b"]}
+
+
+def test_public_screening_metrics_perfect_and_reversed_rankings():
+    from dockscore.benchmark import bedroc, roc_auc, screening_metrics
+
+    actives, decoys = [10.0 + k for k in range(40)], [float(k) / 1000 for k in range(1200)]
+    assert bedroc(actives, decoys) == pytest.approx(1.0, abs=1e-9)
+    assert roc_auc(actives, decoys) == 1.0
+    m = screening_metrics(actives, decoys)
+    n_top1, n_top5 = round(0.01 * 1240), round(0.05 * 1240)  # 12 and 62 ligands
+    assert m["ef1"] == pytest.approx(1240 / 40)  # the top 12 all actives
+    assert m["ef5"] == pytest.approx((40 / n_top5) * 1240 / 40)  # all 40 actives in the top 62
+    assert (m["n_actives"], m["n_decoys"], n_top1) == (40, 1200, 12)
+    reversed_actives = [-a for a in actives]
+    assert bedroc(reversed_actives, decoys) == pytest.approx(0.0, abs=1e-6)
+    assert roc_auc(reversed_actives, decoys) == 0.0
+    assert screening_metrics(reversed_actives, decoys)["ef1"] == 0.0
+
+
+def test_public_screening_metrics_of_a_random_ranking():
+    from dockscore.benchmark import bedroc, bedroc_random, roc_auc
+
+    rng = np.random.default_rng(7)
+    aucs, bedrocs = [], []
+    for _ in range(10):
+        scores = rng.normal(size=5500)
+        aucs.append(roc_auc(scores[:500], scores[500:]))
+        bedrocs.append(bedroc(scores[:500], scores[500:]))
+    expected = bedroc_random(500, 5000)
+    assert 0.09 < expected < 0.12  # a little above the active fraction Ra = 0.091
+    assert np.mean(aucs) == pytest.approx(0.5, abs=0.02)
+    assert np.mean(bedrocs) == pytest.approx(expected, abs=0.02)
+    # a scorer that cannot tell ligands apart gets exactly the random expectations, whatever the file order
+    assert bedroc([1.0] * 500, [1.0] * 5000) == pytest.approx(expected)
+    assert roc_auc([1.0] * 500, [1.0] * 5000) == 0.5
+
+
+def test_enrichment_factor_of_a_hand_made_case():
+    from dockscore.benchmark import enrichment_factor, roc_auc
+
+    decoys = [7.0] + [k / 1000 for k in range(195)]  # 200 ligands: the top 1 % is 2 ligands
+    # ranked: 10 (active), 7 (decoy), ...: 1 active in the top 2; EF = (1/2) / (4/200) = 25
+    assert enrichment_factor([10.0, 5.0, 0.5, 0.2], decoys, 0.01) == pytest.approx(25.0)
+    # ties at the cut-off count by expectation: 10 (active) takes slot 1; slot 2 goes to one of three
+    # ligands scoring 6 (one active): 1 + 1/3 hits; EF = (4/3 / 2) / (2/200) = 66.67, in any file order
+    decoys = [6.0, 6.0] + [k / 1000 for k in range(196)]
+    assert enrichment_factor([10.0, 6.0], decoys, 0.01) == pytest.approx(200 / 3)
+    assert enrichment_factor([6.0, 10.0], decoys[::-1], 0.01) == pytest.approx(200 / 3)
+    # a failed score (None or NaN) is the worst: below every decoy
+    assert enrichment_factor([10.0, None], decoys, 0.05) == pytest.approx((1 / 10) / (2 / 200))
+    assert roc_auc([float("nan")], [0.0, 1.0]) == 0.0
+    with pytest.raises(ValueError):
+        enrichment_factor([1.0], [0.0], 1.5)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from dockscore import Scorer, iter_ligands
 from dockscore.cli import app
-from dockscore.overlap import MAX_CLASHES, OVERLAP_ONSET, PUSH_DIRECTIONS, overlap_wall, pair_overlap, pose_contacts, pushed_into_protein
+from dockscore.overlap import OVERLAP_ALLOWANCE, OVERLAP_ONSET, PUSH_DIRECTIONS, overlap_wall, pair_overlap, pose_contacts, pushed_into_protein
 from dockscore.store import PoseRow, ResultStore
 
 from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V
@@ -43,9 +43,10 @@ def complexes():
 @pytest.mark.parametrize("symmetry", ["e3", "se3"])
 @pytest.mark.parametrize("name", sorted(COMPLEXES))
 def test_pushing_a_ligand_into_its_protein_never_raises_its_score(complexes, name, symmetry):
-    """Along each of the 26 grid directions, rigid steps of 0.1 A up to 2 A: once a pose has more
-    clashing pairs than MAX_CLASHES (heavy-atom pairs more than OVERLAP_ONSET inside van der Waals
-    contact: C-C under 2.6 A), each further step lowers its score or leaves it."""
+    """Along each of the 26 grid directions, rigid steps of 0.1 A up to 2 A: once a pose is not
+    physically valid (its heavy-atom pairs overlap the protein by more than OVERLAP_ALLOWANCE in
+    all, counting each pair's depth past OVERLAP_ONSET inside van der Waals contact: C-C under
+    2.6 A), each further step lowers its score or leaves it."""
     mol, scorers = complexes[name]
     scorer = scorers[symmetry]
     series_checked = 0
@@ -53,8 +54,8 @@ def test_pushing_a_ligand_into_its_protein_never_raises_its_score(complexes, nam
         poses = [moved(mol, t * np.asarray(direction)) for t in np.arange(0.0, 2.0 + 1e-9, STEP)]
         results = scorer.score_mols(poses)
         assert all(r.status == "ok" for r in results), [r.message for r in results if r.status != "ok"]
-        scores, clashes = [r.score for r in results], [r.clashes for r in results]
-        first = next((k for k, c in enumerate(clashes) if c > MAX_CLASHES), None)
+        scores, overlap = [r.score for r in results], [r.overlap for r in results]
+        first = next((k for k, o in enumerate(overlap) if o > OVERLAP_ALLOWANCE), None)
         if first is None:
             continue
         series_checked += 1
@@ -76,8 +77,8 @@ def test_poses_pushed_into_the_protein_score_below_the_crystal_pose(complexes, n
     assert len(moves) >= 5
     results = scorer.score_mols([mol] + [moved(mol, pos[0] - start[heavy][0]) for _, _, pos in moves])
     crystal, pushed = results[0], results[1:]
-    assert crystal.clashes <= MAX_CLASHES
-    assert all(r.clashes > MAX_CLASHES for r in pushed)
+    assert crystal.overlap <= OVERLAP_ALLOWANCE
+    assert all(r.clashes >= 1 for r in pushed)
     assert max(r.score for r in pushed) < crystal.score
     assert max(r.pose_score for r in pushed) < crystal.pose_score
 
@@ -101,11 +102,17 @@ def test_contacts_and_wall_on_a_hand_made_geometry():
     pairs = torch.tensor([[0, 0, 0, 4], [1, 2, 3, 5]])
     d, overlap = pair_overlap(pos, radius, pairs)
     assert torch.allclose(overlap, torch.tensor([1.4, 0.6, -1.2, -0.2]), atol=1e-6)
-    contacts = pose_contacts(d, overlap, torch.tensor([0, 0, 0, 1]), 2)
+    graph = torch.tensor([0, 0, 0, 1])
+    contacts = pose_contacts(d, overlap, graph, 2)
     assert contacts["closest_contact"].tolist() == pytest.approx([2.4, 4.0])
     assert contacts["clashes"].tolist() == [1.0, 0.0]
-    wall = overlap_wall(overlap, 2.0)
-    assert wall.tolist() == pytest.approx([-2.0 * (1.4 - OVERLAP_ONSET), 0.0, 0.0, 0.0], abs=1e-6)
+    assert contacts["overlap"].tolist() == pytest.approx([1.4 - OVERLAP_ONSET, 0.0], abs=1e-6)
+    assert overlap_wall(overlap, 2.0, graph, 2).tolist() == [0.0] * 4  # within the allowance: free
+    deep = overlap + torch.tensor([2.0, 1.0, 0.0, 0.0])  # past the onset: 2.2 and 0.4 A, 2.6 A in all
+    wall = overlap_wall(deep, 2.0, graph, 2)
+    assert float(wall.sum()) == pytest.approx(-2.0 * (2.6 - OVERLAP_ALLOWANCE), abs=1e-5)
+    assert float(wall[0] / wall[1]) == pytest.approx(2.2 / 0.4, rel=1e-4)  # shared in proportion to each pair's excess
+    assert wall[2:].tolist() == [0.0, 0.0]
 
 
 def test_the_wall_moves_only_poses_that_clash(scorers, crystal_1s3v):
@@ -122,25 +129,26 @@ def test_the_wall_moves_only_poses_that_clash(scorers, crystal_1s3v):
     finally:
         scorer.model.set_overlap_wall(weight)
     assert on[0].clashes == 0 and on[0].score == pytest.approx(off[0].score, abs=1e-6)
-    assert on[1].clashes > MAX_CLASHES
+    assert on[1].overlap > OVERLAP_ALLOWANCE
     graph = scorer.graph(scorer.prepare(pushed))
     _, overlap = pair_overlap(graph.pos, graph.radius, graph.pair_index)
-    expected = float(overlap_wall(overlap, weight).sum())
+    expected = float(overlap_wall(overlap, weight, torch.zeros(overlap.shape[0], dtype=torch.long), 1).sum())
     assert on[1].score - off[1].score == pytest.approx(expected, abs=1e-3)
     assert on[1].terms["hard_clash"] - off[1].terms["hard_clash"] == pytest.approx(expected, abs=1e-3)
 
 
-def _row(index: int, compound: str, score: float, clashes: int) -> PoseRow:
-    return PoseRow(index, f"{compound}-{index}", compound, "ok", score, score, closest_contact=3.0 - clashes, clashes=clashes)
+def _row(index: int, compound: str, score: float, overlap: float) -> PoseRow:
+    return PoseRow(index, f"{compound}-{index}", compound, "ok", score, score, closest_contact=3.0 - overlap / 4, clashes=int(overlap * 2),
+                   overlap=overlap)
 
 
 def test_a_compound_whose_every_pose_overlaps_ranks_last(tmp_path):
     with ResultStore(tmp_path / "s.sqlite", settings={"model": "m"}) as store:
         file_id = store.file_id(str(tmp_path / "a.sdf"), "fp")
-        store.add_poses(file_id, [_row(0, "inside", 12.0, 9), _row(1, "inside", 11.0, 4),  # every pose overlaps
-                                  _row(2, "mixed", 10.0, 7), _row(3, "mixed", 6.0, 1),  # its valid pose is chosen
-                                  _row(4, "clean", 7.0, 0)])
-        ranked = list(store.ranked(MAX_CLASHES))
+        store.add_poses(file_id, [_row(0, "inside", 12.0, 9.0), _row(1, "inside", 11.0, 4.0),  # every pose overlaps
+                                  _row(2, "mixed", 10.0, 7.0), _row(3, "mixed", 6.0, 0.5),  # its valid pose is chosen
+                                  _row(4, "clean", 7.0, 0.0)])
+        ranked = list(store.ranked(OVERLAP_ALLOWANCE))
         assert [c.compound for c in ranked] == ["clean", "mixed", "inside"]
         assert [c.overlapping for c in ranked] == [False, False, True]
         assert ranked[1].name == "mixed-3" and ranked[1].score == 6.0
@@ -163,7 +171,7 @@ def test_rank_and_score_report_contacts(tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert [r["compound"] for r in rows] == ["crystal", "inside"]
     assert rows[0]["clash_flag"] == "" and int(rows[0]["clashes"]) == 0 and float(rows[0]["closest_contact_A"]) > 2.5
-    assert rows[1]["clash_flag"] == "overlaps protein" and int(rows[1]["clashes"]) > MAX_CLASHES
+    assert rows[1]["clash_flag"] == "overlaps protein" and float(rows[1]["overlap_A"]) > OVERLAP_ALLOWANCE
     assert "ranked last" in result.output
     top = [m for m in Chem.SDMolSupplier(str(tmp_path / "top.sdf"))]
     assert top[1].GetProp("dockscore_clash_flag") == "overlaps protein"
@@ -171,5 +179,5 @@ def test_rank_and_score_report_contacts(tmp_path):
     result = runner.invoke(app, ["score", str(PROTEIN_1S3V), str(library), "-o", str(scored)])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(scored.open()))
-    assert [int(r["clashes"]) > MAX_CLASHES for r in rows] == [False, True, True]
+    assert [float(r["overlap_A"]) > OVERLAP_ALLOWANCE for r in rows] == [False, True, True]
     assert all(float(r["closest_contact_A"]) > 0 for r in rows)
