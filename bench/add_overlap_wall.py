@@ -65,7 +65,7 @@ def main() -> None:
     after, clash_after = read(model), clash_test(model, test)
     save_model(model, args.out, extra={**checkpoint_extra(args.model), "overlap_wall": args.weight})
     report.update({"model_config": model.config.to_dict(), "metrics_before_overlap_wall": before,
-                   "metrics": {**report.get("metrics", {}), **after}, "clash_test": {"before": clash_before, "after": clash_after}})
+                   "metrics": {**report.get("metrics", {}), **after}, "clash_test": {"test split, without the wall": clash_before, "test split, with it": clash_after}})
     metrics_path(args.out).write_text(json.dumps(report, indent=1))
     for part in ("test", "fep_targets"):
         b, a = before[part], after[part]

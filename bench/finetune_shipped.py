@@ -7,8 +7,8 @@ split with IN's recipe (its metrics JSON beside it) plus, per complex and step, 
 ligand pushed 1-2 A into the protein (dockscore.overlap) as a 1 pK hinge negative, under the
 shipped inference settings (the prior's 0.7 A soft core, pose-score w = 2) and the overlap wall,
 so the learned correction stops paying for overlap instead of being outweighed at inference.
-The epoch is chosen on IN's validation split as in training; each member is recalibrated on the
-training split. Writes OUT (the ensemble with the shipped settings) and OUT's metrics JSON: IN's
+The epoch is chosen on IN's validation split as in training, plus the share of validation
+complexes that pass the clash test; each member is recalibrated on the training split. Writes OUT (the ensemble with the shipped settings) and OUT's metrics JSON: IN's
 report with the held-out parts read again, the clash test on validation and test, and the
 fine-tune's settings under ``finetune``. IN is never written.
 """
@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--clash-margin", type=float, default=1.0, help="pK by which the crystal pose must outscore a pushed pose")
+    parser.add_argument("--ema", type=float, default=None, help="EMA decay (default: the recipe's)")
     parser.add_argument("--overlap-wall", type=float, default=SHIPPED_INFERENCE["overlap_wall"])
     parser.add_argument("--members", type=int, nargs="*", default=None, help="fine-tune only these members (default: all)")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pdbbind.pt")
@@ -65,7 +67,8 @@ def main() -> None:
             continue
         base = replace(with_shipped_inference(member).config, overlap_wall=args.overlap_wall)
         config = TrainConfig(**{**recipe, "epochs": args.epochs, "lr": args.lr, "seed": 100 + k, "clash_negatives": True,
-                                "time_budget_s": None})
+                                "clash_margin": args.clash_margin, "time_budget_s": None,
+                                **({"ema_decay": args.ema} if args.ema is not None else {})})
         model, info = train(complexes, split, config, base, args.out.parent, init_state=member.state_dict())
         model.set_overlap_wall(args.overlap_wall)
         info["calibration"] = calibrate(model, [by_id[i] for i in split["train"] if i in by_id])
@@ -77,10 +80,12 @@ def main() -> None:
     metrics["fep_series"] = evaluate_fep(ensemble, args.data / "fep" / "jacs_set")
     clashes = {part: clash_test(ensemble, parts[part]) for part in ("val", "test")}
     save_model(ensemble, args.out, extra={"finetune": {"base": str(args.model), "epochs": args.epochs, "lr": args.lr,
-                                                       "overlap_wall": args.overlap_wall, "clash_negatives": True}})
+                                                       "overlap_wall": args.overlap_wall, "clash_negatives": True,
+                                                       "clash_margin": args.clash_margin, "ema": args.ema}})
     report.update({"model_config": ensemble.config.to_dict(), "metrics_before_finetune": report.get("metrics"), "metrics": metrics,
                    "clash_test": clashes, "finetune": {"base": str(args.model), "epochs": args.epochs, "lr": args.lr,
-                                                       "overlap_wall": args.overlap_wall, "members": list(chosen)}})
+                                                       "overlap_wall": args.overlap_wall, "members": list(chosen),
+                                                       "clash_margin": args.clash_margin, "ema": args.ema}})
     metrics_path(args.out).write_text(json.dumps(report, indent=1))
     for part in ("val", "test", "fep_targets"):
         m = metrics[part]

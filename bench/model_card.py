@@ -155,6 +155,41 @@ def split_table(m: dict, val_fitted: bool = False) -> str:
     return "\n".join(lines)
 
 
+def physical_validity_lines(report: dict, name: str) -> list[str]:
+    """The clash test of the metrics JSON (test split; before and after the overlap wall or the
+    fine-tune) and, when bench/screening.py has run, its screening table for this model."""
+    lines = []
+    clash = report.get("clash_test") or {}
+    if clash:
+        parts = []
+        for label, c in clash.items():
+            if isinstance(c, dict) and "pushed_above_crystal" in c:
+                parts.append(f"{label}: {c['pushed_above_crystal']} of {c['complexes']} (median margin {_f(c.get('median_margin_pK'))} pK)")
+        lines += ["", "**Clash test** (each crystal ligand pushed rigidly 1–2 Å into its protein, 26 directions; complexes with a pushed "
+                  "pose scored above the crystal pose): " + "; ".join(parts) + "."]
+    screening = ROOT / "bench" / "results" / "screening.json"
+    if screening.exists():
+        table = screening_table(json.loads(screening.read_text()), name)
+        if table:
+            lines += ["", "Screening (`bench/screening.py`, `bench/results/screening.json`; every tool on the same docked poses):", "", table]
+    return lines
+
+
+def screening_table(results: dict, name: str) -> str:
+    """Per screening target: EF1 %, BEDROC and ROC AUC of this model beside Vina and ligand size."""
+    tools = [t for t in (name, VINA, LOCAL_OPT, HEAVY) if any(t in v.get("tools", {}) for v in results.get("screening", {}).values())]
+    if name not in tools:
+        return ""
+    lines = ["| target | " + " | ".join(f"{t}: EF1 % / BEDROC / AUC" for t in tools) + " |", "|---|" + "---|" * len(tools)]
+    for target, v in results.get("screening", {}).items():
+        cells = []
+        for t in tools:
+            f = v.get("tools", {}).get(t)
+            cells.append(f"{_f(f['ef1'], 1)} / {_f(f['bedroc'])} / {_f(f['roc_auc'])}" if f else "")
+        lines.append(f"| {target} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _losses(tcfg: dict, sym: str) -> str:
     parts = ["Huber on crystal-pose pK", "hinge: crystal above " + ("rigid, torsional" if tcfg.get("torsion_decoys") else "rigid") + " and docked decoys > 2 Å"]
     if tcfg.get("pose_weight"):
@@ -212,6 +247,10 @@ def render_card(name: str, metrics: Path, out: Path, comparison_path: Path | Non
               + (f", EMA {tcfg['ema_decay']:g}" if tcfg.get("ema_decay") else "") + f", seed(s) {seed_list}, best epoch {report['best_epoch']} of "
               f"{report.get('epochs_run', tcfg['epochs'])} by validation {selection}.",
               f"- Command: `{command}`"]
+    if cfg.get("overlap_wall"):
+        lines += [f"- Fixed overlap wall (`dockscore.overlap`, set after training: `bench/add_overlap_wall.py`): {cfg['overlap_wall']:g} pK "
+                  "per Å of a pose's summed heavy-atom overlap with the protein beyond 1.5 Å (each pair counted past 1.2 Å inside "
+                  "van der Waals contact), added after the pK calibration."]
     if _source(sources, "recipe.md"):
         lines += [_source(sources, "recipe.md")]
     lines += ["", "## Metrics", "",
@@ -221,6 +260,7 @@ def render_card(name: str, metrics: Path, out: Path, comparison_path: Path | Non
               metrics_table(name, comparison_path), "",
               "Its own split (crystal poses; docking on the shared smina decoys; per FEP series: [benchmarks.md](../docs/benchmarks.md)):",
               "", split_table(m, "element_contacts" in report)]
+    lines += physical_validity_lines(report, name)
     if report.get("members"):
         lines += ["", seed_line([(x["seed"], x["metrics"]) for x in members], m)]
     elif seeds:

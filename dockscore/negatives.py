@@ -106,7 +106,7 @@ def random_rotation(gen: torch.Generator) -> torch.Tensor:
     return q if torch.det(q) > 0 else -q
 
 
-def place_in_pocket(scorer: Scorer, mol: Chem.Mol, center: torch.Tensor, starts: int = 8, coarse_steps: int = 30,
+def place_in_pocket(scorer: Scorer, mol: Chem.Mol, center: torch.Tensor, starts: int = 4, coarse_steps: int = 30,
                     seed: int = 0) -> torch.Tensor | None:
     """Heavy-atom positions of ``mol`` (its own conformer) at its best placement under the prior
     in ``scorer``'s pocket: ``starts`` random orientations centred on ``center``, each moved by

@@ -186,6 +186,7 @@ class TrainConfig:
     nonbinder_margin: float = 1.0
     nonbinder_pk: float = 4.0  # 100 uM: the activity cut-off of DUD-E's and DEKOIS's actives is at or above it
     clash_negatives: bool = False  # one pose of the ligand pushed into its protein (dockscore.overlap) as a rigid-move negative
+    clash_margin: float = 1.0  # pK by which the crystal pose must outscore it; selection then also credits the clash test
 
 
 def _model_device(model) -> torch.device:
@@ -479,7 +480,7 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
                     items.append((cx, cx.ligand, True))
                 if pushed.get(cx.id):
                     pose = pushed[cx.id][int(torch.randint(len(pushed[cx.id]), (1,), generator=gen))]
-                    pairs.append((n_idx, len(items), 1.0))
+                    pairs.append((n_idx, len(items), config.clash_margin / max(config.rank_weight, 1e-9)))
                     items.append((cx, cx.ligand.with_positions(torch.tensor(pose, dtype=torch.float32)), False))
                 if partners.get(cx.id):
                     ligand = partners[cx.id][int(torch.randint(len(partners[cx.id]), (1,), generator=gen))]
@@ -530,13 +531,18 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
         # within a protein (mean Spearman over proteins with >= 4 complexes) and docking (top-1, native
         # excluded). SE(3): an epoch whose parity-odd channels cannot tell the real complex from its
         # mirror is not an SE(3) model (see _mirror_credit)
+        if config.clash_negatives:  # the share of validation complexes whose pushed poses all score below the crystal pose
+            clash = clash_test(scored(), val_set)
+            metrics["clash_pass"] = 1.0 - clash["pushed_above_crystal"] / max(clash["complexes"], 1)
         selection = (float(np.nan_to_num(metrics["pearson"])) + float(np.nan_to_num(metrics.get("ranking_mean_spearman", 0.0)))
-                     + float(np.nan_to_num(metrics.get("docking_top1_native_excluded", 0.0))) + _mirror_credit(metrics, config))
+                     + float(np.nan_to_num(metrics.get("docking_top1_native_excluded", 0.0))) + _mirror_credit(metrics, config)
+                     + metrics.get("clash_pass", 0.0))
         history.append({"epoch": epoch, "loss": total / len(batches), **metrics, "seconds": time.time() - t0})
         log(f"epoch {epoch}: loss {total / len(batches):.3f} val R {metrics['pearson']:.3f} rho {metrics['spearman']:.3f} "
             f"within-protein rho {metrics.get('ranking_mean_spearman', float('nan')):.3f} "
             f"dock {metrics.get('docking_top1_native_excluded', float('nan')):.2f}"
             + (f" mirror {metrics['mirror_win_rate']:.2f} gap {metrics['mirror_mean_gap']:.2f}" if "mirror_win_rate" in metrics else "")
+            + (f" clash pass {metrics['clash_pass']:.2f}" if "clash_pass" in metrics else "")
             + f" ({time.time() - t0:.0f} s)")
         if best_state is None or selection > best:
             best, best_state = selection, {k: v.clone() for k, v in scored().state_dict().items()}

@@ -170,7 +170,7 @@ def test_cv_driver_smoke(tmp_path):
     out = tmp_path / "cv"
     report = run_cv(DATA, out, k=2, epochs=1, limit=20, model_config=ModelConfig(vina_prior=1.0), n_boot=50, log=lambda *a: None,
                     train_overrides={"ema_decay": 0.99, "pose_weight": 1.0, "group_weight": 1.0, "torsion_decoys": True,
-                                     "enantiomer_weight": 1.0}, element_contacts=12.0)
+                                     "enantiomer_weight": 1.0, "nonbinder_weight": 1.0, "clash_negatives": True}, element_contacts=12.0)
     folds = json.loads((out / "folds.json").read_text())
     tested = [i for f in folds["folds"] for i in f]
     split = json.loads((ROOT / "models" / "split.json").read_text())
@@ -183,3 +183,14 @@ def test_cv_driver_smoke(tmp_path):
     assert json.loads((out / "cv.json").read_text())["cv"]["k"] == 2
     negatives = torch.load(out / "enantiomer_negatives.pt", weights_only=True)  # placed once for the pool, never the held-out
     assert set(negatives) == set(tested) and any(v is not None for v in negatives.values())
+    # screening and the clash test, per fold and pooled, for the model and its baselines
+    assert {"dockscore", "dockscore_shipped", "vina_prior_shipped", "heavy_atoms"} <= set(report["pooled_screening"])
+    for figures in report["pooled_screening"].values():
+        assert 0.0 <= figures["roc_auc"] <= 1.0 and figures["n_actives"] == len(tested)
+    assert report["pooled_clash_test"]["dockscore_shipped"]["complexes"] > 0
+    assert "## Screening" in (out / "cv.md").read_text()
+    placed = torch.load(out / "nonbinder_poses.pt", weights_only=True)  # screening decoys: ligands of the same test fold
+    fold_of = {i: f for f, ids in enumerate(folds["folds"]) for i in ids}
+    screen_pairs = [key.split("|") for key in placed]
+    assert screen_pairs and all(p in fold_of and j in fold_of for p, j in screen_pairs)
+    assert all(folds["group_of"][p] != folds["group_of"][j] for p, j in screen_pairs)

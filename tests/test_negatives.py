@@ -1,7 +1,9 @@
-"""Enantiomer negatives: the ligand's other hand, placed in the same (L-protein) pocket."""
+"""Training negatives placed by the prior: the ligand's other hand in the same (L-protein) pocket, and
+size-matched ligands of other proteins in it (non-binders)."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from rdkit import Chem
 from rdkit.Geometry import Point3D
@@ -53,3 +55,57 @@ def test_without_the_mirror_hinge_the_mirror_gap_earns_no_selection_credit():
 
     assert _mirror_credit({"mirror_mean_gap": 5.0}, TrainConfig(symmetry="se3", mirror_weight=0.0, enantiomer_weight=1.0)) == 0.0
     assert _mirror_credit({"mirror_mean_gap": 0.5}, TrainConfig(symmetry="se3", mirror_weight=1.0)) == 0.5
+
+
+# -- non-binders ----------------------------------------------------------------------------------
+
+def test_size_matched_partners_come_from_other_groups_and_match_size():
+    from dockscore.negatives import size_matched_partners
+
+    heavy = {"a": 20, "b": 21, "c": 40, "d": 19, "e": 20, "f": 60}
+    group = {"a": "G1", "b": "G1", "c": "G2", "d": "G3", "e": "G4", "f": "G5"}
+    partners = size_matched_partners(heavy, group, ["a"], list(heavy), 2, seed=0)
+    assert partners["a"] == ["d", "e"]  # b shares a's group; c and f are not of a's size
+    again = size_matched_partners(heavy, group, ["a"], list(heavy), 2, seed=0)
+    assert again == partners  # deterministic
+    few = size_matched_partners(heavy, group, ["f"], list(heavy), 2, seed=0)
+    assert few["f"] == ["b", "c"]  # none of its size: the nearest sizes (c 40, then b 21)
+
+
+def test_a_non_binder_is_placed_inside_the_pocket_and_the_store_is_reused(tmp_path):
+    from dockscore.negatives import nonbinder_poses
+
+    root = tmp_path / "pdbbind"
+    for name, protein, ligand in (("p1", PROTEIN_1S3V, LIGAND_1S3V), ("p2", PROTEIN_1IA1, LIGANDS_1IA1)):
+        (root / name).mkdir(parents=True)
+        (root / name / "protein.pdb").write_bytes(protein.read_bytes())
+        (root / name / "ligand.sdf").write_bytes(ligand.read_bytes())
+    store = tmp_path / "nonbinders.pt"
+    placed = nonbinder_poses(root, {"p1": ["p2"]}, store, log=lambda *a: None)
+    pos = placed[("p1", "p2")]
+    other = next(iter_ligands(LIGANDS_1IA1)).mol
+    assert pos.shape == (other.GetNumHeavyAtoms(), 3)
+    protein = torch.from_numpy(read_protein(PROTEIN_1S3V).coords.astype("float32"))
+    own = torch.tensor(Chem.RemoveAllHs(next(iter_ligands(LIGAND_1S3V)).mol).GetConformer().GetPositions(), dtype=torch.float32)
+    assert float(torch.cdist(pos, protein).min()) > 2.0  # no atom through the protein
+    assert float((pos.mean(0) - own.mean(0)).norm()) < 4.0  # in the pocket the own ligand marks
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in Chem.RemoveAllHs(other).GetBonds()]
+    lengths = torch.stack([(pos[i] - pos[j]).norm() for i, j in bonds])
+    assert float(lengths.min()) > 1.1 and float(lengths.max()) < 2.0  # a molecule, not a cloud
+    again = nonbinder_poses(root, {"p1": ["p2"]}, store, log=lambda *a: print("recomputed", *a))
+    assert torch.equal(again[("p1", "p2")], pos)
+
+
+def test_non_binder_loss_and_partners_keep_held_out_ligands_out():
+    from dockscore.train import Complex, _nonbinder_partners, nonbinder_loss
+
+    scores = torch.tensor([7.0, 6.5, 3.0, 5.0])
+    # own 7.0 vs non-binder 6.5: margin 1 -> 0.5, ceiling 4 -> 2.5; own 7.0 vs 3.0: 0 and 0
+    assert float(nonbinder_loss(scores, [(0, 1), (0, 2)], 1.0, 4.0)) == pytest.approx((0.5 + 2.5) / 2)
+    ligand = lambda n: type("L", (), {"pos": torch.zeros(n, 3), "with_positions": lambda self, p: ("placed", p)})()  # noqa: E731
+    cx = lambda i: Complex(i, "U" + i, 6.0, None, ligand(3))  # noqa: E731
+    train_set = [cx("a"), cx("b")]
+    by_id = {c.id: c for c in train_set + [cx("t")]}
+    placed = {("a", "b"): torch.ones(3, 3), ("a", "t"): torch.ones(3, 3), ("t", "a"): torch.ones(3, 3)}
+    partners = _nonbinder_partners(train_set, by_id, placed)
+    assert list(partners) == ["a"] and len(partners["a"]) == 1  # 't' is held out: neither pocket nor non-binder
