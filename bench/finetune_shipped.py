@@ -67,7 +67,7 @@ def main() -> None:
             continue
         base = replace(with_shipped_inference(member).config, overlap_wall=args.overlap_wall)
         config = TrainConfig(**{**recipe, "epochs": args.epochs, "lr": args.lr, "seed": 100 + k, "clash_negatives": True,
-                                "clash_margin": args.clash_margin, "time_budget_s": None,
+                                "clash_margin": args.clash_margin, "clash_selection": True, "time_budget_s": None,
                                 **({"ema_decay": args.ema} if args.ema is not None else {})})
         model, info = train(complexes, split, config, base, args.out.parent, init_state=member.state_dict())
         model.set_overlap_wall(args.overlap_wall)

@@ -176,17 +176,24 @@ def physical_validity_lines(report: dict, name: str) -> list[str]:
 
 
 def screening_table(results: dict, name: str) -> str:
-    """Per screening target: EF1 %, BEDROC and ROC AUC of this model beside Vina and ligand size."""
-    tools = [t for t in (name, VINA, LOCAL_OPT, HEAVY) if any(t in v.get("tools", {}) for v in results.get("screening", {}).values())]
+    """Per screening target of bench/screening.py's JSON: EF1 %, BEDROC and ROC AUC of this model
+    beside Vina and ligand size, and the clash test."""
+    targets = {k: v for k, v in results.items() if isinstance(v, dict) and "sample" in v and "tools" in v}
+    tools = [t for t in (name, VINA, LOCAL_OPT, HEAVY) if any(t in v["tools"] for v in targets.values())]
     if name not in tools:
         return ""
-    lines = ["| target | " + " | ".join(f"{t}: EF1 % / BEDROC / AUC" for t in tools) + " |", "|---|" + "---|" * len(tools)]
-    for target, v in results.get("screening", {}).items():
+    lines = ["| target (actives + decoys) | " + " | ".join(f"{t}: EF1 / BEDROC / AUC" for t in tools) + " |", "|---|" + "---|" * len(tools)]
+    for target, v in targets.items():
+        first = next(iter(v["tools"].values()))
         cells = []
         for t in tools:
-            f = v.get("tools", {}).get(t)
+            f = v["tools"].get(t)
             cells.append(f"{_f(f['ef1'], 1)} / {_f(f['bedroc'])} / {_f(f['roc_auc'])}" if f else "")
-        lines.append(f"| {target} | " + " | ".join(cells) + " |")
+        lines.append(f"| {target} ({first['n_actives']} + {first['n_decoys']}) | " + " | ".join(cells) + " |")
+    clash = results.get("clash", {}).get("tools", {})
+    if name in clash:
+        cells = [f"{clash[t]['complexes_with_a_pushed_pose_above_crystal']} of {clash[t]['of_complexes']}" if t in clash else "" for t in tools]
+        lines.append("| clash test, test split (complexes with a pushed pose above crystal) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -186,7 +186,8 @@ class TrainConfig:
     nonbinder_margin: float = 1.0
     nonbinder_pk: float = 4.0  # 100 uM: the activity cut-off of DUD-E's and DEKOIS's actives is at or above it
     clash_negatives: bool = False  # one pose of the ligand pushed into its protein (dockscore.overlap) as a rigid-move negative
-    clash_margin: float = 1.0  # pK by which the crystal pose must outscore it; selection then also credits the clash test
+    clash_margin: float = 1.0  # pK by which the crystal pose must outscore it
+    clash_selection: bool = False  # epoch selection also credits the validation clash test (~20 s an epoch)
 
 
 def _model_device(model) -> torch.device:
@@ -531,7 +532,7 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
         # within a protein (mean Spearman over proteins with >= 4 complexes) and docking (top-1, native
         # excluded). SE(3): an epoch whose parity-odd channels cannot tell the real complex from its
         # mirror is not an SE(3) model (see _mirror_credit)
-        if config.clash_negatives:  # the share of validation complexes whose pushed poses all score below the crystal pose
+        if config.clash_selection:  # the share of validation complexes whose pushed poses all score below the crystal pose
             clash = clash_test(scored(), val_set)
             metrics["clash_pass"] = 1.0 - clash["pushed_above_crystal"] / max(clash["complexes"], 1)
         selection = (float(np.nan_to_num(metrics["pearson"])) + float(np.nan_to_num(metrics.get("ranking_mean_spearman", 0.0)))

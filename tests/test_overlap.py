@@ -40,7 +40,16 @@ def complexes():
             for name, (protein, ligand) in COMPLEXES.items()}
 
 
-@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+# dockscore-e3's learned correction pays for contact: a ligand pushed 1 A into its protein scores
+# above its crystal pose in 49 of 68 test complexes, and neither the wall (which must spare
+# crystal and modelled poses) nor two clash fine-tunes met the rule for shipping (docs/history.md,
+# "Physical validity"). It needs retraining with clash negatives; until then its tests are known
+# failures, and strict: the day they pass, the mark must go.
+E3_REWARDS_OVERLAP = pytest.mark.xfail(strict=True, reason="dockscore-e3 rewards poses pushed into the protein (issue 26)")
+SYMMETRIES = [pytest.param("e3", marks=E3_REWARDS_OVERLAP), "se3"]
+
+
+@pytest.mark.parametrize("symmetry", SYMMETRIES)
 @pytest.mark.parametrize("name", sorted(COMPLEXES))
 def test_pushing_a_ligand_into_its_protein_never_raises_its_score(complexes, name, symmetry):
     """Along each of the 26 grid directions, rigid steps of 0.1 A up to 2 A: once a pose is not
@@ -68,7 +77,8 @@ def test_pushing_a_ligand_into_its_protein_never_raises_its_score(complexes, nam
 @pytest.mark.parametrize("name", sorted(COMPLEXES))
 def test_poses_pushed_into_the_protein_score_below_the_crystal_pose(complexes, name, symmetry):
     """The clash test of bench/screening.py on the bundled complexes: every move of 1-2 A that puts
-    an atom within 1.5 A of the protein and 3 within 2.2 A scores below the crystal pose."""
+    an atom within 1.5 A of the protein and 3 within 2.2 A scores below the crystal pose (e3 too
+    here; it fails on 49 of 68 test complexes)."""
     mol, scorers = complexes[name]
     scorer = scorers[symmetry]
     heavy = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
@@ -118,9 +128,9 @@ def test_contacts_and_wall_on_a_hand_made_geometry():
 def test_the_wall_moves_only_poses_that_clash(scorers, crystal_1s3v):
     """The crystal pose has no clashing pair: switching the wall off leaves its score; a pose
     pushed in loses exactly the wall's pK (slope x overlap past the onset, summed over pairs)."""
-    scorer = scorers["e3"]
-    assert scorer.model.config.overlap_wall > 0  # the shipped models carry it
-    pushed = moved(crystal_1s3v, np.array([0.0, -1.6, 0.0]))
+    scorer = scorers["se3"]
+    assert scorer.model.config.overlap_wall > 0  # the shipped se3 model carries it
+    pushed = moved(crystal_1s3v, np.array([0.0, -2.5, 0.0]))  # 5.0 A of summed overlap
     on = scorer.score_mols([crystal_1s3v, pushed])
     weight = scorer.model.config.overlap_wall
     try:
