@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -18,7 +18,7 @@ from torch_geometric.data import Batch
 
 from dockscore.checkpoint import load_model
 from dockscore.errors import InputError
-from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein, build_complex_graph
+from dockscore.graph import PreparedLigand, PreparedProtein, build_complex_graph
 from dockscore.io.ligands import LigandRecord, iter_ligands, records_from_mols
 from dockscore.io.protein import Protein, read_protein
 from dockscore.model import TERM_NAMES, DockScoreEnsemble, DockScoreModel
@@ -79,8 +79,8 @@ class Scorer:
         self.symmetry = self.model.config.symmetry
         self.model_name = getattr(self.model, "name", f"dockscore-{self.symmetry}")
         settings = self.model.config.graph_settings()
-        if pocket_cutoff is not None:
-            settings = GraphSettings(pocket_cutoff=pocket_cutoff, contact_cutoff=settings.contact_cutoff)
+        if pocket_cutoff is not None:  # only the pocket: the model's other graph settings (element contacts) stay
+            settings = replace(settings, pocket_cutoff=pocket_cutoff)
         self.settings = settings
         self.batch_size = batch_size
         self.protein = protein if isinstance(protein, Protein) else read_protein(protein, keep_waters=keep_waters)

@@ -354,3 +354,19 @@ def test_protein_cache_follows_parameter_changes_and_members_that_differ(crystal
     assert not torch.allclose(before, after)  # the change reached the cached path
     model.members[1].head.prior_overlap_cap = 0.3  # fixed pair terms now differ between members
     cached_equals_plain()
+
+
+@pytest.mark.parametrize("symmetry", ["e3", "se3"])
+def test_a_pocket_cutoff_keeps_the_models_other_graph_settings(symmetry):
+    """`score --symmetry se3 --pocket-cutoff 6` ended in a traceback: the cutoff rebuilt the graph
+    settings and dropped the element-contact reach the se3 model needs (issue 27, item 7)."""
+    from typer.testing import CliRunner
+
+    from dockscore.cli import app
+
+    result = CliRunner().invoke(app, ["score", str(PROTEIN_1S3V), str(LIGAND_1S3V), "--symmetry", symmetry, "--pocket-cutoff", "6"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "scored 1, failed 0" in result.output
+    scorer = Scorer(PROTEIN_1S3V, symmetry=symmetry, pocket_cutoff=6.0)
+    assert scorer.settings.pocket_cutoff == 6.0
+    assert scorer.settings.element_contact_cutoff == scorer.model.config.element_contact_cutoff
