@@ -146,3 +146,16 @@ def test_radius_pairs_matches_brute_force(seed):
     pairs = radius_pairs(a, b, 4.0, block=16)
     brute = {(i, j) for i in range(50) for j in range(70) if float((a[i] - b[j]).norm()) < 4.0}
     assert set(map(tuple, pairs.T.tolist())) == brute
+
+
+def test_a_mol2_comment_header_is_no_record(tmp_path):
+    """PDBbind's MOL2 files open with '### Created by X-TOOL' lines: they became a failed record 0
+    and the molecule record 1 (issue 27, item 3). Garbage before the first molecule still fails."""
+    header = "###\n### Created by X-TOOL on Thu Aug 28 20:30:15 2014\n###\n\n"
+    path = tmp_path / "pdbbind.mol2"
+    path.write_text(header + MOL2)
+    records = list(iter_ligands(path))
+    assert [(r.index, r.ok) for r in records] == [(0, True)]
+    garbage = tmp_path / "garbage.mol2"
+    garbage.write_text("this is not a comment\n" + MOL2)
+    assert [r.ok for r in iter_ligands(garbage)] == [False, True]

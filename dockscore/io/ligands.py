@@ -323,7 +323,8 @@ def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
                     buffer.append(line)
             else:
                 if line.startswith(b"@<TRIPOS>MOLECULE") and any(b.strip() for b in buffer):
-                    yield from emit(buffer, offset)
+                    if index or not _mol2_header(buffer):  # a "### Created by ..." header is no record
+                        yield from emit(buffer, offset)
                     buffer = []
                 buffer.append(line)
     except InputError:
@@ -336,6 +337,12 @@ def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
         yield from emit(buffer, offset)
     if index == 0:
         raise InputError(f"{path}: ligand file is empty")
+
+
+def _mol2_header(lines: list[bytes]) -> bool:
+    """Lines before a file's first molecule that are only comments (PDBbind's and other tools'
+    ``### Created by X-TOOL`` banner): Tripos MOL2 allows ``#`` comment lines anywhere."""
+    return all(not line.strip() or line.lstrip().startswith(b"#") for line in lines)
 
 
 def parse_raw(raw: RawRecord) -> LigandRecord:
