@@ -255,8 +255,11 @@ def rank(
                       f"{max_overlap:g} A of overlap with the protein (--max-overlap)", soft_wrap=True)
     if run is not None:
         rate = f"{run.poses_per_second:.1f} poses/s" if run.poses_scored else "nothing new to score"
-        console.print(f"this run: {run.poses_scored} scored, {run.poses_skipped} already in the store, {_n(run.files, 'file')}, "
-                      f"{run.seconds:.1f} s, {rate}", soft_wrap=True)
+        duplicates = f", {_n(len(run.duplicate_files), 'duplicate file')} read once" if run.duplicate_files else ""
+        console.print(f"this run: {run.poses_scored - run.poses_failed} scored, {run.poses_failed} failed, {run.poses_skipped} already "
+                      f"in the store, {_n(run.files, 'file')}{duplicates}, {run.seconds:.1f} s, {rate}", soft_wrap=True)
+        for duplicate in run.duplicate_files:
+            errors.print(f"note: {duplicate}: read once", markup=False, highlight=False)
     pictures = _ranking_pictures(store, histogram, grid, max_overlap)
     console.print(f"wrote {output}" + (f", {top_sdf} ({_n(made.top_written, 'pose')})" if top_sdf else "")
                   + f", {failures} ({_n(made.failures, 'row')})" + "".join(f", {p}" for p in pictures) + f"; store {store}", soft_wrap=True)

@@ -60,6 +60,7 @@ class RankRun:
     poses_scored: int = 0  # records scored in this run, failures included
     poses_failed: int = 0
     poses_skipped: int = 0  # already in the store (resume)
+    duplicate_files: list[str] = field(default_factory=list)  # "PATH: same content as FIRST": read once
     seconds: float = 0.0
     interrupted: bool = False
 
@@ -476,6 +477,9 @@ def run_library(
             except OSError as exc:
                 run.file_errors.append(f"{path}: cannot read ligand file ({exc.strerror or exc})")
                 on_error(f"error: {run.file_errors[-1]}")
+                continue
+            if file_id in paths:  # the same content under two names: one file, read once
+                run.duplicate_files.append(f"{path}: same content as {paths[file_id]}")
                 continue
             ids.append((path, file_id))
             paths[file_id] = str(path)

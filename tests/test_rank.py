@@ -273,3 +273,19 @@ def test_a_worker_started_after_its_main_process_died_exits():
     code = f"from dockscore.rank import _exit_with_parent; _exit_with_parent({not_my_parent}, every_s=0.05); raise SystemExit(0)"
     done = subprocess.run([sys.executable, "-c", code], timeout=60)
     assert done.returncode == 1
+
+
+def test_summary_counts_failures_and_duplicate_files_truthfully(tmp_path):
+    """A run where every record failed said '190 scored'; two files of the same content said
+    '1 already in the store' on a fresh run (issue 27, item 11)."""
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "a.sdf").write_text(moved_record("cpd", np.zeros(3)))
+    (folder / "b.sdf").write_text(moved_record("cpd", np.zeros(3)))  # the same content under another name
+    result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(folder), "-o", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    assert "1 scored, 0 failed, 0 already in the store" in result.output and "1 duplicate file read once" in result.output
+    bad = tmp_path / "bad.sdf"
+    bad.write_text("broken\n  no counts line here\n$$$$\n" * 3)
+    result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(bad), "-o", str(tmp_path / "bad.csv")])
+    assert "0 scored, 3 failed" in result.output
