@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--weight", type=float, default=2.0, help="pK per A of each pair's overlap past the onset")
+    parser.add_argument("--weight", type=float, default=2.0, help="pK per A of a pose's summed overlap beyond dockscore.overlap.OVERLAP_ALLOWANCE")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pdbbind.pt")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()

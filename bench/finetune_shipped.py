@@ -62,7 +62,8 @@ def main() -> None:
     recipe = {k: v for k, v in report["train_config"].items() if k in TrainConfig.__dataclass_fields__}
     tuned = []
     for k, member in enumerate(members):
-        if k not in chosen:
+        if k not in chosen:  # as shipped, with the same inference settings as the tuned ones (an ensemble has one config)
+            with_shipped_inference(member).set_overlap_wall(args.overlap_wall)
             tuned.append(member)
             continue
         base = replace(with_shipped_inference(member).config, overlap_wall=args.overlap_wall)

@@ -450,7 +450,13 @@ def main() -> None:
     RDLogger.DisableLog("rdApp.*")
     logging.basicConfig(level=logging.ERROR)
     models: dict[str, str] = {"dockscore-e3": "e3", "dockscore-se3": "se3"}
-    models.update(dict(m.split("=", 1) for m in args.model))
+    for spec in args.model:
+        name, _, path = spec.partition("=")
+        if not name or not path:
+            parser.error(f"--model {spec!r}: give NAME=PATH")
+        if not Path(path).is_file():
+            parser.error(f"--model {spec!r}: {path} is not a file")
+        models[name] = path
     parts = [p for p in args.parts if not (p == "clash" and args.no_clash)]
     t_run = time.time()
     from dockscore.checkpoint import default_model_path

@@ -83,7 +83,7 @@ def score(
     table = Table(title=f"{scorer.model_name} ({scorer.symmetry.upper()})")
     for col, just in (("name", "left"), ("index", "right"), (f"score ({SCORE_UNIT})", "right"), ("pose score", "right"), ("CIP", "left"),
                       ("status", "left")):
-        table.add_column(col, justify=just)
+        _add_column(table, col, numeric=just == "right")
     n_ok = n_err = 0
     sizes = [p.stat().st_size if p.is_file() else 0 for p in ligands]  # progress by bytes read: nothing is read twice
     progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), TextColumn("{task.fields[poses]} poses"),
@@ -159,7 +159,7 @@ def rank(
     resume: bool = typer.Option(False, "--resume", help="Continue the run the store holds: records already scored are skipped (a changed file is scored again)."),
     from_store: bool = typer.Option(False, "--from-store", help="Score nothing: write the ranked CSV, top SDF and failures again from the store."),
     group_by: str = typer.Option("title", "--group-by", help="What makes poses one compound: 'title' (the record's first line) or the name of an SD property (e.g. ID)."),
-    max_overlap: float = typer.Option(OVERLAP_ALLOWANCE, "--max-overlap", min=0.0, help=f"A, a pose's summed overlap with the protein (over heavy-atom pairs, the depth past {OVERLAP_ONSET} A inside van der Waals contact) above which it is not physically valid: each compound's best pose is chosen among its valid ones, and a compound with none ranks after all others, flagged 'overlaps protein'. The default spares every training crystal pose."),
+    max_overlap: float = typer.Option(OVERLAP_ALLOWANCE, "--max-overlap", min=0.0, help=f"A, a pose's summed overlap with the protein (over heavy-atom pairs, the depth past {OVERLAP_ONSET} A inside van der Waals contact) above which it is not physically valid: each compound's best pose is chosen among its valid ones, and a compound with none ranks after all others, flagged 'overlaps protein'. The most of 636 training crystal poses is 1.53 A (a covalent ligand)."),
     symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (sees handedness)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Worker processes (0 = one per CPU core); each holds the encoded protein once. Results do not depend on it."),
@@ -243,7 +243,7 @@ def rank(
             table = Table(title=f"{settings.get('model_name')} ({settings.get('symmetry', '').upper()}): best {min(show, made.ranked)} of {made.ranked} compounds")
             for col, just in (("rank", "right"), ("compound", "left"), (f"score ({SCORE_UNIT})", "right"), ("pose score", "right"),
                               ("clashes", "right"), ("best pose", "left"), ("poses", "right"), ("failed", "right"), ("CIP", "left")):
-                table.add_column(col, justify=just, no_wrap=col in ("best pose", "compound"))
+                _add_column(table, col, numeric=just == "right")
             for k, c in zip(range(1, show + 1), opened.ranked(max_overlap)):
                 table.add_row(str(k), c.compound, f"{c.score:.2f}", f"{c.pose_score:.2f}", f"{c.clashes}" + (" overlaps" if c.overlapping else ""),
                               f"{Path(c.source).name} #{c.record_index}", str(c.n_poses), str(c.n_failed), c.cip)
@@ -265,6 +265,15 @@ def rank(
                   + f", {failures} ({_n(made.failures, 'row')})" + "".join(f", {p}" for p in pictures) + f"; store {store}", soft_wrap=True)
     if made.ranked == 0:
         raise typer.Exit(1)
+
+
+def _add_column(table: Table, header: str, numeric: bool) -> None:
+    """Numbers never shrink: a numeric column keeps the width of its header (at least 7, '-12.345');
+    names wrap (fold) when the terminal is narrow."""
+    if numeric:
+        table.add_column(header, justify="right", no_wrap=True, min_width=max(len(header), 7))
+    else:
+        table.add_column(header, overflow="fold")
 
 
 def _ranking_pictures(store: Path, histogram: Optional[Path], grid: Optional[Path], max_overlap: float | None = None, n_grid: int = 12) -> list[str]:
@@ -794,7 +803,7 @@ def train(
     nonbinder_weight: float = typer.Option(0.0, "--nonbinder-weight", min=0.0, help="Weight of the non-binder hinges: a size-matched ligand of another protein group, placed in the pocket by the prior (computed once, stored beside --cache), must score --nonbinder-margin pK below the pocket's own ligand and at most 4 pK. 0 = off."),
     nonbinder_margin: float = typer.Option(1.0, "--nonbinder-margin", min=0.0, help="pK by which a non-binder must score below the pocket's own ligand."),
     clash_negatives: bool = typer.Option(False, "--clash-negatives", help="One pose of the ligand pushed 1-2 A into its protein per step as a negative (dockscore.overlap)."),
-    overlap_wall: float = typer.Option(0.0, "--overlap-wall", min=0.0, help="Train with the fixed overlap wall (pK per A of each pair's overlap past 1.2 A; the shipped models apply 2 at inference). 0 = off."),
+    overlap_wall: float = typer.Option(0.0, "--overlap-wall", min=0.0, help="Train with the fixed overlap wall: pK per A of a pose's summed heavy-atom overlap (each pair's depth past 1.2 A inside contact) beyond 1.5 A (dockscore-se3 applies 2 at inference). 0 = off."),
     torsion_decoys: bool = typer.Option(True, help="Torsionally perturbed conformers as negatives besides rigid moves."),
     max_decoys: int = typer.Option(8, help="Docked decoys per complex in each listwise pose-term step."),
     vina_prior: float = typer.Option(1.0, help="Weight of the fixed Vina-typed physics prior the network corrects (0 = off)."),

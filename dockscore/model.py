@@ -66,9 +66,9 @@ class ModelConfig:
     # correction on ligand-element x protein-element contact counts, fitted in closed form to the
     # training residuals after training. See ELEMENT_CONTACTS_NOTE.
     element_contact_cutoff: float | None = None
-    # Fixed overlap wall (dockscore.overlap): pK per A of each ligand-protein pair's overlap past
-    # OVERLAP_ONSET, added after calibration (0 = off, the models before it). It keeps a pose
-    # pushed into the protein from outscoring the pose it came from; see dockscore.overlap.
+    # Fixed overlap wall (dockscore.overlap): pK per A of a pose's summed ligand-protein overlap
+    # (each pair's depth past OVERLAP_ONSET) beyond OVERLAP_ALLOWANCE, added after calibration
+    # (0 = off, the models before it); see dockscore.overlap.
     overlap_wall: float = 0.0
 
     def graph_settings(self) -> GraphSettings:
@@ -535,7 +535,7 @@ class DockScoreModel(nn.Module):
         return {**out, **pose_contacts(d, overlap, index.pair_graph, index.num_graphs)}
 
     def set_overlap_wall(self, weight: float) -> None:
-        """Set the fixed overlap wall of a trained model (pK per A past the onset; no parameter moves)."""
+        """Set the fixed overlap wall of a trained model (pK per A of summed overlap beyond the allowance; no parameter moves)."""
         self.config = replace(self.config, overlap_wall=float(weight))
 
     def _poses(self, data) -> _Poses:

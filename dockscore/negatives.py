@@ -11,6 +11,7 @@ trained and is computed once per complex.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def nonbinder_poses(pdbbind_root: str | Path, partners: dict[str, list[str]], ca
                 scorer = Scorer(read_protein(root / pocket / "protein.pdb"), model=model, stereo=False)
                 own = next(iter_ligands(root / pocket / "ligand.sdf")).mol
                 center = torch.tensor(Chem.RemoveAllHs(own).GetConformer().GetPositions().mean(0))
-                stored[f"{pocket}|{ligand}"] = place_in_pocket(scorer, mols[ligand], center, seed=n)
+                stored[f"{pocket}|{ligand}"] = place_in_pocket(scorer, mols[ligand], center, seed=_pair_seed(pocket, ligand))
             except Exception as exc:  # one pair that cannot be placed costs that pair only
                 log(f"{ligand} in {pocket}: not placed ({exc})")
                 stored[f"{pocket}|{ligand}"] = None
@@ -159,6 +160,11 @@ def nonbinder_poses(pdbbind_root: str | Path, partners: dict[str, list[str]], ca
         if cache is not None:
             _save(stored, Path(cache))
     return {(p, j): stored[f"{p}|{j}"] for p, ligands in partners.items() for j in ligands if stored.get(f"{p}|{j}") is not None}
+
+
+def _pair_seed(pocket: str, ligand: str) -> int:
+    """A placement's seed from the pair alone, so a pose does not depend on what a store held before."""
+    return int.from_bytes(hashlib.blake2b(f"{pocket}|{ligand}".encode(), digest_size=4).digest(), "little")
 
 
 def _save(stored: dict, path: Path) -> None:

@@ -34,6 +34,11 @@ OVERLAP_ONSET = 1.2
 OVERLAP_ALLOWANCE = 1.5
 
 
+def format_length(value: float | None) -> str:
+    """A distance or overlap in A as the tables write it: two decimals, empty when there is none."""
+    return "" if value is None or not math.isfinite(value) else f"{value:.2f}"
+
+
 def pair_overlap(pos: torch.Tensor, radius: torch.Tensor, pair_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(distance, overlap) of every (ligand node, protein node) pair, each (P,) in A."""
     i, j = pair_index

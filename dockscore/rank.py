@@ -23,7 +23,7 @@ from rdkit import Chem
 
 from dockscore.errors import InputError
 from dockscore.io.ligands import SUPPORTED, LigandRecord, RawRecord, iter_raw_records, parse_raw
-from dockscore.overlap import OVERLAP_ALLOWANCE
+from dockscore.overlap import OVERLAP_ALLOWANCE, format_length
 from dockscore.store import COMPARE_JOB, ComparisonRow, PoseRow, ResultStore, file_fingerprint
 
 TITLE = "title"  # --group-by default: the record's first line (its name)
@@ -566,8 +566,8 @@ def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500,
             writer = csv.writer(handle)
             writer.writerow(RANKED_COLUMNS)
             for rank, c in enumerate(store.ranked(max_overlap), start=1):
-                writer.writerow([rank, c.compound, f"{c.score:.4f}", f"{c.pose_score:.4f}", _contact(c.closest_contact),
-                                 "" if c.clashes is None else c.clashes, _contact(c.overlap), "overlaps protein" if c.overlapping else "",
+                writer.writerow([rank, c.compound, f"{c.score:.4f}", f"{c.pose_score:.4f}", format_length(c.closest_contact),
+                                 "" if c.clashes is None else c.clashes, format_length(c.overlap), "overlaps protein" if c.overlapping else "",
                                  c.source, c.record_index, c.name,
                                  c.n_poses, c.n_failed, c.stereo, c.cip, c.stereo_flag, c.smiles, SCORE_UNIT,
                                  settings.get("symmetry", ""), settings.get("model_name", "")])
@@ -585,10 +585,6 @@ def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500,
     if top_sdf is not None:
         result.top_written, result.warnings = _write_top_sdf(top_sdf, chosen, settings)
     return result
-
-
-def _contact(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
 
 
 def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> tuple[int, list[str]]:
@@ -616,8 +612,8 @@ def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> 
                          "dockscore_score_unit": SCORE_UNIT, "dockscore_pose_score": f"{c.pose_score:.4f}",
                          "dockscore_n_poses": str(c.n_poses), "dockscore_symmetry": settings.get("symmetry", ""),
                          "dockscore_model": settings.get("model_name", ""), "dockscore_stereo": c.stereo, "dockscore_cip": c.cip,
-                         "dockscore_stereo_flag": c.stereo_flag, "dockscore_closest_contact_A": _contact(c.closest_contact),
-                         "dockscore_clashes": "" if c.clashes is None else str(c.clashes), "dockscore_overlap_A": _contact(c.overlap),
+                         "dockscore_stereo_flag": c.stereo_flag, "dockscore_closest_contact_A": format_length(c.closest_contact),
+                         "dockscore_clashes": "" if c.clashes is None else str(c.clashes), "dockscore_overlap_A": format_length(c.overlap),
                          "dockscore_clash_flag": "overlaps protein" if c.overlapping else ""}
                 if raw.fmt == "mol2":
                     text = Chem.MolToMolBlock(record.mol) + sd_properties(record.props) if record.mol is not None else ""

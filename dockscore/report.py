@@ -12,6 +12,7 @@ from pathlib import Path
 from rdkit import Chem
 
 from dockscore.model import TERM_NAMES
+from dockscore.overlap import format_length
 from dockscore.scoring import SCORE_UNIT, PoseScore
 
 CSV_COLUMNS = ["name", "index", "score", "pose_score", "status", "message", "source", "score_unit", "symmetry", "model",
@@ -20,10 +21,6 @@ CSV_COLUMNS = ["name", "index", "score", "pose_score", "status", "message", "sou
 
 def _fmt(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.4f}"
-
-
-def _contact(value: float | None) -> str:
-    return "" if value is None or not math.isfinite(value) else f"{value:.2f}"
 
 
 def _count(value: int | None) -> str:
@@ -92,7 +89,7 @@ class ResultWriter(_ReplacedWhenComplete):
             st = result.stereo
             row = [result.name, result.index, _fmt(result.score), _fmt(result.pose_score), result.status, result.message, result.source, SCORE_UNIT,
                    self.symmetry, self.model_name, st.kind() if st else "", st.cip() if st else "", st.flag() if st else "",
-                   _contact(result.closest_contact), _count(result.clashes), _contact(result.overlap)]
+                   format_length(result.closest_contact), _count(result.clashes), format_length(result.overlap)]
             row += [_fmt(result.terms.get(t)) for t in TERM_NAMES]
             self._emit(self._csv_line(row))
         else:
@@ -115,9 +112,9 @@ class ResultWriter(_ReplacedWhenComplete):
             "dockscore_score_unit": SCORE_UNIT,
             "dockscore_pose_score": _fmt(result.pose_score),
             "dockscore_status": result.status,
-            "dockscore_closest_contact_A": _contact(result.closest_contact),
+            "dockscore_closest_contact_A": format_length(result.closest_contact),
             "dockscore_clashes": _count(result.clashes),
-            "dockscore_overlap_A": _contact(result.overlap),
+            "dockscore_overlap_A": format_length(result.overlap),
             "dockscore_symmetry": self.symmetry,
             "dockscore_model": self.model_name,
         }

@@ -153,6 +153,9 @@ class ResultStore:
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{self.path}: not a dockscore results store ({exc})") from None
         stored = self.settings()
+        if stored and stored.get("schema") != SCHEMA_VERSION:
+            raise InputError(f"{self.path}: results store of an older dockscore (schema {stored.get('schema')!r}, now {SCHEMA_VERSION!r}): "
+                             "rank into a new --store")
         if settings is not None:
             settings = {**settings, "schema": SCHEMA_VERSION}
             if not stored:

@@ -289,3 +289,26 @@ def test_summary_counts_failures_and_duplicate_files_truthfully(tmp_path):
     bad.write_text("broken\n  no counts line here\n$$$$\n" * 3)
     result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(bad), "-o", str(tmp_path / "bad.csv")])
     assert "0 scored, 3 failed" in result.output
+
+
+def test_numbers_survive_a_narrow_terminal_and_long_names(tmp_path):
+    """At 80 columns, GOLD-style long titles squeezed the score columns to nothing (issue 27, item 8)."""
+    long_name = "LIG|dock3|" + "very_long_compound_identifier_" * 3
+    library = tmp_path / "gold.sdf"
+    library.write_text(moved_record(long_name, np.zeros(3)))
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["rank", str(PROTEIN_1S3V), str(library), "-o", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    score = list(csv.DictReader((tmp_path / "r.csv").open()))[0]
+    assert f"{float(score['score']):.2f}" in result.output and f"{float(score['pose_score']):.2f}" in result.output
+    assert "…" not in result.output
+
+
+def test_a_store_of_an_older_schema_is_refused_in_one_line(tmp_path):
+    """`rank --from-store` on a store written before the contact columns ended in an SQLite traceback."""
+    path = tmp_path / "old.store.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '1');")
+    db.close()
+    result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(LIGAND_1S3V), "-o", str(tmp_path / "old.csv"), "--store", str(path),
+                                 "--from-store"])
+    assert result.exit_code == 1 and "older dockscore" in result.output and "Traceback" not in result.output
