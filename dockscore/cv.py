@@ -327,7 +327,8 @@ def heavy_atom_predictions(train: list, test: list) -> list[Prediction]:
 # model trained on any of them. Per fold: the pooled screen (every pocket's active and decoys, in
 # pK; ROC AUC, EF1 %, BEDROC alpha 80.5) and the share of pockets whose own ligand outscores all
 # its decoys. CASF-2016's screening power cross-docks every test ligand into every pocket; this
-# is its cheaper, size-matched cousin.
+# is its cheaper, size-matched cousin. Two readings: the active in its crystal pose, and the
+# active placed by the same prior-only search as its decoys ("placed": no crystal-pose advantage).
 SCREEN_DECOYS = 4  # non-binders per test pocket
 
 
@@ -349,17 +350,26 @@ def fold_nonbinders(data_root: Path, test: list, group_of: dict[str, str], store
     return nonbinder_poses(Path(data_root) / "pdbbind", partners, store, log)
 
 
+def fold_own_placements(data_root: Path, test: list, store: Path, log=print) -> dict:
+    """Each test pocket's own ligand placed in it by the prior-only search of its decoys."""
+    from dockscore.negatives import nonbinder_poses
+
+    return nonbinder_poses(Path(data_root) / "pdbbind", {c.id: [c.id] for c in test}, store, log)
+
+
 @torch.no_grad()
-def screen_scores(model, test: list, placed: dict, by_id: dict) -> list[ScreenScores]:
-    """``model``'s scores of each test pocket's own ligand and its placed non-binders."""
+def screen_scores(model, test: list, placed: dict, by_id: dict, own: dict | None = None) -> list[ScreenScores]:
+    """``model``'s scores of each test pocket's own ligand (its crystal pose, or its placement in
+    ``own`` when given) and its placed non-binders."""
     from dockscore.train import _encode_and_graphs
 
     model.eval()
     settings = model.config.graph_settings()
     out = []
     for cx in test:
-        decoys = [by_id[j].ligand.with_positions(pos) for (p, j), pos in sorted(placed.items()) if p == cx.id]
-        batch, ps, pv = _encode_and_graphs(model, [(cx, cx.ligand, False)] + [(cx, d, False) for d in decoys], settings)
+        decoys = [by_id[j].ligand.with_positions(pos) for (p, j), pos in sorted(placed.items()) if p == cx.id and j != cx.id]
+        active = cx.ligand if own is None or (cx.id, cx.id) not in own else cx.ligand.with_positions(own[(cx.id, cx.id)])
+        batch, ps, pv = _encode_and_graphs(model, [(cx, active, False)] + [(cx, d, False) for d in decoys], settings)
         scores = model(batch, ps, pv)["score"].tolist()
         out.append(ScreenScores(cx.id, scores[0], scores[1:]))
     return out
@@ -367,7 +377,7 @@ def screen_scores(model, test: list, placed: dict, by_id: dict) -> list[ScreenSc
 
 def heavy_atom_screen(test: list, placed: dict, by_id: dict) -> list[ScreenScores]:
     """Ligand size as the screening score: what size matching leaves of it."""
-    return [ScreenScores(cx.id, float(cx.heavy_atoms), [float(by_id[j].heavy_atoms) for (p, j) in sorted(placed) if p == cx.id])
+    return [ScreenScores(cx.id, float(cx.heavy_atoms), [float(by_id[j].heavy_atoms) for (p, j) in sorted(placed) if p == cx.id and j != cx.id])
             for cx in test]
 
 
@@ -565,16 +575,22 @@ def _screening_lines(report: dict) -> list[str]:
     if not pooled:
         return []
     lines = [f"## Screening: each test pocket's own ligand against {SCREEN_DECOYS} size-matched non-binders of the fold placed in it, "
-             "and the clash test", "",
-             "| scorer | ROC AUC | EF1 % | EF5 % | BEDROC (80.5) | own ligand tops its decoys | AUC per fold | "
-             "clash test: complexes with a pushed pose above crystal |", "|---|---|---|---|---|---|---|---|"]
-    for name, fig in pooled.items():
-        per_fold = [f.get("screening", {}).get(name, {}).get("roc_auc") for f in report["folds"]]
-        clash = report.get("pooled_clash_test", {}).get(name)
-        lines.append(f"| {name} | {_fmt(fig.get('roc_auc'))} | {_fmt(fig.get('ef1'), digits=1)} | {_fmt(fig.get('ef5'), digits=1)} | "
-                     f"{_fmt(fig.get('bedroc'))} | {_fmt(fig.get('own_ligand_top'))} | {' '.join(_fmt(a, digits=2) for a in per_fold)} | "
-                     + (f"{clash['pushed_above_crystal']} of {clash['complexes']}" if clash else "") + " |")
-    return lines + [""]
+             "and the clash test", ""]
+    for key, what in (("screening", "the active in its crystal pose"), ("screening_placed", "the active placed by the decoys' search")):
+        figures = report.get(f"pooled_{key}")
+        if not figures:
+            continue
+        lines += [f"{what.capitalize()}:", "",
+                  "| scorer | ROC AUC | EF1 % | EF5 % | BEDROC (80.5) | own ligand tops its decoys | AUC per fold | "
+                  "clash test: complexes with a pushed pose above crystal |", "|---|---|---|---|---|---|---|---|"]
+        for name, fig in figures.items():
+            per_fold = [f.get(key, {}).get(name, {}).get("roc_auc") for f in report["folds"]]
+            clash = report.get("pooled_clash_test", {}).get(name)
+            lines.append(f"| {name} | {_fmt(fig.get('roc_auc'))} | {_fmt(fig.get('ef1'), digits=1)} | {_fmt(fig.get('ef5'), digits=1)} | "
+                         f"{_fmt(fig.get('bedroc'))} | {_fmt(fig.get('own_ligand_top'))} | {' '.join(_fmt(a, digits=2) for a in per_fold)} | "
+                         + (f"{clash['pushed_above_crystal']} of {clash['complexes']}" if clash else "") + " |")
+        lines.append("")
+    return lines
 
 
 def _fold_screening(data_root: Path, fold_dir: Path, name: str, test: list, by_id: dict, group_of: dict[str, str], store: Path,
@@ -586,17 +602,19 @@ def _fold_screening(data_root: Path, fold_dir: Path, name: str, test: list, by_i
     from dockscore.train import clash_test
 
     placed = fold_nonbinders(data_root, test, group_of, store, seed, log)
+    own = fold_own_placements(data_root, test, store, log)
     trained = load_model(fold_dir / f"{name}.safetensors")
     shipped = with_shipped_inference(load_model(fold_dir / f"{name}.safetensors"))
     torch.manual_seed(0)
     prior = with_shipped_inference(DockScoreModel(ModelConfig(symmetry=trained.config.symmetry, vina_prior=1.0)))
-    screens, clashes = {}, {}
+    screens, placed_screens, clashes = {}, {}, {}
     for label, model in (("dockscore", trained), ("dockscore_shipped", shipped), ("vina_prior_shipped", prior)):
         with learned_correction_off(model) if label.startswith("vina") else nullcontext():
             screens[label] = _screens_to_json(screen_scores(model, test, placed, by_id))
+            placed_screens[label] = _screens_to_json(screen_scores(model, test, placed, by_id, own))
             clashes[label] = clash_test(model, test)
-    screens["heavy_atoms"] = _screens_to_json(heavy_atom_screen(test, placed, by_id))
-    return {"screening": screens, "clash_test": clashes}
+    screens["heavy_atoms"] = placed_screens["heavy_atoms"] = _screens_to_json(heavy_atom_screen(test, placed, by_id))
+    return {"screening": screens, "screening_placed": placed_screens, "clash_test": clashes}
 
 
 def _pool_metrics(folds: list[dict], preds: dict[str, dict[int, list[Prediction]]], group_of: dict[str, str], n_boot: int = 1000) -> dict:
@@ -704,6 +722,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
                       "model_config": model_config.to_dict()}, k, cv_seed, pool, folds, grouping, inner_val_frac, list(preds))
     name = name or f"dockscore-{symmetry}"
     screens: dict[int, dict[str, list[ScreenScores]]] = {}
+    placed_screens: dict[int, dict[str, list[ScreenScores]]] = {}
     for f, fold in enumerate(folds):
         fold_dir = out_dir / f"fold{f}"
         test = [by_id[i] for i in fold]
@@ -761,12 +780,17 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
                                 "metrics": {n: metrics(by_fold[f], group_of, n_boot) for n, by_fold in preds.items() if f in by_fold}})
         if screening:
             stored = json.loads(saved.read_text())
-            if "screening" not in stored:
+            if "screening" not in stored or "screening_placed" not in stored:
                 stored.update(_fold_screening(data_root, fold_dir, name, test, by_id, group_of, nonbinder_store(cache, out_dir),
                                               cv_seed * 1000 + f, log))
                 saved.write_text(json.dumps(stored))
             screens[f] = {label: _screens_from_json(rows) for label, rows in stored["screening"].items()}
             report["folds"][-1]["screening"] = {label: screening_figures(rows) for label, rows in screens[f].items()}
+            if "screening_placed" in stored:
+                placed_screens[f] = {label: _screens_from_json(rows) for label, rows in stored["screening_placed"].items()}
+                report["folds"][-1]["screening_placed"] = {label: screening_figures(rows) for label, rows in placed_screens[f].items()}
+                report["pooled_screening_placed"] = {label: screening_figures([s for by in placed_screens.values() for s in by[label]])
+                                                     for label in placed_screens[f]}
             report["folds"][-1]["clash_test"] = {label: {k: v for k, v in c.items() if k != "failed"} for label, c in stored["clash_test"].items()}
             report["pooled_screening"] = {label: screening_figures([s for by in screens.values() for s in by[label]]) for label in screens[f]}
             report["pooled_clash_test"] = {label: {key: sum(e["clash_test"][label][key] for e in report["folds"] if "clash_test" in e)

@@ -188,9 +188,12 @@ def test_cv_driver_smoke(tmp_path):
     for figures in report["pooled_screening"].values():
         assert 0.0 <= figures["roc_auc"] <= 1.0 and figures["n_actives"] == len(tested)
     assert report["pooled_clash_test"]["dockscore_shipped"]["complexes"] > 0
+    assert set(report["pooled_screening_placed"]) == set(report["pooled_screening"])  # the active placed as its decoys are
     assert "## Screening" in (out / "cv.md").read_text()
     placed = torch.load(out / "nonbinder_poses.pt", weights_only=True)  # screening decoys: ligands of the same test fold
     fold_of = {i: f for f, ids in enumerate(folds["folds"]) for i in ids}
-    screen_pairs = [key.split("|") for key in placed]
-    assert screen_pairs and all(p in fold_of and j in fold_of for p, j in screen_pairs)
-    assert all(folds["group_of"][p] != folds["group_of"][j] for p, j in screen_pairs)
+    pairs = [key.split("|") for key in placed]
+    own, others = [(p, j) for p, j in pairs if p == j], [(p, j) for p, j in pairs if p != j]
+    assert {p for p, _ in own} == set(tested)  # each test ligand also placed in its own pocket
+    assert others and all(p in fold_of and j in fold_of for p, j in others)
+    assert all(folds["group_of"][p] != folds["group_of"][j] for p, j in others)  # non-binders: other protein groups only
