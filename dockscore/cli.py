@@ -73,6 +73,7 @@ def score(
             raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
         scorer = Scorer(protein, model=model, symmetry=symmetry, pocket_cutoff=pocket_cutoff, batch_size=batch_size,
                         keep_waters=keep_waters, stereo=stereo)
+        _protein_note(scorer.protein)
         if device != "cpu":
             scorer = scorer.to(device)
         writer = ResultWriter(output, scorer.symmetry, scorer.model_name) if output else None
@@ -209,6 +210,10 @@ def rank(
                 raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
         files, _ = library_files(ligands)
         check_outputs([output, top_sdf, failures, store, histogram, grid], [protein, *(model and [model] or []), *files])
+        if not from_store:  # the receptor is read here once, so that a bad one is one line before any worker starts
+            from dockscore.io.protein import read_protein
+
+            _protein_note(read_protein(protein, keep_waters=keep_waters))
         if from_store:
             if not store.exists():
                 raise InputError(f"{store}: results store not found (run without --from-store first)")
@@ -265,6 +270,15 @@ def rank(
                   + f", {failures} ({_n(made.failures, 'row')})" + "".join(f", {p}" for p in pictures) + f"; store {store}", soft_wrap=True)
     if made.ranked == 0:
         raise typer.Exit(1)
+
+
+def _protein_note(protein) -> None:
+    """A warning line when the reader lost a few of the receptor's atoms (more is refused)."""
+    from dockscore.io.protein import dropped_note
+
+    note = dropped_note(protein)
+    if note:
+        errors.print(f"warning: {note}", markup=False, highlight=False)
 
 
 def _add_column(table: Table, header: str, numeric: bool) -> None:

@@ -283,3 +283,41 @@ def test_a_truncated_protein_gz_is_one_line(tmp_path):
     protein.write_bytes(data[: len(data) // 2])
     result, _ = run_score(tmp_path, LIGAND_1S3V, protein=protein)
     assert result.exit_code == 1 and str(protein) in result.output and "gzip" in result.output
+
+
+def _duplicate_names(pdb_text: str, residues: int) -> str:
+    """The file as Open Babel writes it: every atom of the first ``residues`` residues named by its
+    element alone, so names repeat within a residue."""
+    out, seen = [], []
+    for line in pdb_text.splitlines():
+        if line.startswith("ATOM  "):
+            key = line[21:27]
+            if key not in seen:
+                seen.append(key)
+            if len(seen) <= residues:
+                element = line[76:78].strip() or line[12:16].strip()[0]
+                line = line[:12] + f" {element:<3}" + line[16:]
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def test_a_protein_that_loses_atoms_to_repeated_names_is_refused_or_reported(tmp_path):
+    """Biopython keeps one atom per name in a residue: an Open Babel file kept 2,524 of 4,375 heavy
+    atoms without a word (issue 27, item 4)."""
+    from dockscore.io.protein import dropped_note, read_protein
+
+    text = PROTEIN_1S3V.read_text()
+    many = tmp_path / "obabel.pdb"
+    many.write_text(_duplicate_names(text, 60))
+    with pytest.raises(InputError, match=r"kept \d+ of \d+ heavy atoms: atom names repeat"):
+        read_protein(many)
+    result = runner.invoke(app, ["score", str(many), str(LIGAND_1S3V)])
+    assert result.exit_code == 1 and "atom names repeat" in result.output and "Traceback" not in result.output
+    few = tmp_path / "one_residue.pdb"
+    few.write_text(_duplicate_names(text, 1))
+    protein = read_protein(few)
+    assert 0 < protein.dropped <= 0.02 * protein.expected and len(protein) + protein.dropped == protein.expected
+    assert "heavy atoms not read" in dropped_note(protein)
+    result = runner.invoke(app, ["score", str(few), str(LIGAND_1S3V)])
+    assert result.exit_code == 0 and "heavy atoms not read" in result.output
+    assert read_protein(PROTEIN_1S3V).dropped == 0

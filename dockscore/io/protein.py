@@ -37,6 +37,10 @@ AMINO_BACKBONE = ("N", "CA", "C")
 MAX_UNKNOWN_RESIDUE_SHARE = 0.2
 MIN_BACKBONE_SHARE = 0.5
 MAX_CA_ONLY_SHARE = 0.5
+# Biopython keeps one atom per name in a residue: a file with duplicate atom names (Open Babel
+# writes every carbon of a residue as " C  ") silently loses the rest. A receptor that lost more
+# than this share of its heavy atoms is refused; a smaller loss is reported (Protein.dropped).
+MAX_DROPPED_SHARE = 0.02
 METALS = frozenset(
     {"LI", "NA", "K", "MG", "CA", "MN", "FE", "CO", "NI", "CU", "ZN", "CD", "HG", "SR", "BA", "CS", "RB", "AL", "GA", "PT", "AU", "AG", "PB", "YB", "SM", "EU", "GD", "TB"}
 )
@@ -53,6 +57,8 @@ class Protein:
     residue_names: list[str]
     residue_ids: list[str]  # "A:123" or "A:123B" (insertion code kept)
     is_hetero: np.ndarray  # (N,) bool: HETATM (cofactor, ion)
+    dropped: int = 0  # heavy-atom records of the file the reader could not keep (duplicate names)
+    expected: int = 0  # heavy-atom records of the first model (alternate locations counted once)
 
     def __len__(self) -> int:
         return len(self.elements)
@@ -128,10 +134,48 @@ def read_protein(path: str | Path, keep_waters: bool = False) -> Protein:
     if not np.isfinite(arr).all():
         raise InputError(f"{path}: protein has non-finite coordinates")
     protein = Protein(str(path), arr, elements, atom_names, res_names, res_ids, np.asarray(hetero, dtype=bool))
+    if not name.endswith((".cif", ".mmcif")):
+        protein.expected = _pdb_heavy_atom_records(handle.getvalue(), keep_waters)
+        protein.dropped = max(0, protein.expected - len(protein))
+        if protein.dropped > MAX_DROPPED_SHARE * protein.expected:
+            raise InputError(f"{path}: the reader kept {len(protein)} of {protein.expected} heavy atoms: atom names repeat within a "
+                             "residue (as Open Babel writes them); give each atom of a residue its own name, or convert the file "
+                             "with another tool")
     problem = receptor_problem(protein)
     if problem:
         raise InputError(f"{path}: {problem}")
     return protein
+
+
+def dropped_note(protein: Protein) -> str | None:
+    """One line when the reader lost some heavy atoms (fewer than the refusal share), else None."""
+    if not protein.dropped:
+        return None
+    return (f"{protein.path}: {protein.dropped} of {protein.expected} heavy atoms not read (atom names repeat within a residue); "
+            "scored without them")
+
+
+def _pdb_heavy_atom_records(text: str, keep_waters: bool) -> int:
+    """Heavy-atom ATOM/HETATM records of a PDB file's first model, an atom with alternate
+    locations counted once: what a faithful reader keeps."""
+    plain, alternates = 0, set()
+    for line in text.splitlines():
+        if line.startswith("ENDMDL"):
+            break
+        if not line.startswith(("ATOM  ", "HETATM")):
+            continue
+        if line[17:20].strip().upper() in WATER_NAMES and not keep_waters:
+            continue
+        element = line[76:78].strip().upper() if len(line) >= 78 else ""
+        if not element:
+            element = "".join(c for c in line[12:16] if c.isalpha())[:1].upper()
+        if element in ("H", "D"):
+            continue
+        if line[16] != " ":
+            alternates.add((line[21], line[22:27], line[17:20], line[12:16]))
+        else:
+            plain += 1
+    return plain + len(alternates)
 
 
 def receptor_problem(protein: Protein) -> str | None:
