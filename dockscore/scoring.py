@@ -32,6 +32,24 @@ POSE_SCORE_MEANING = ("for choosing among poses of one ligand in one protein: th
                       "between poses of one ligand, not between ligands")
 
 
+# A receptor hetero group with this many atoms within FOREIGN_CONTACT A of a pose is another
+# ligand, not a cofactor: a cofactor's closest contacts with a crystal ligand are van der Waals
+# ones (> 3 A); a covalent adduct has one atom that close, a docked ligand left in the file many.
+FOREIGN_CONTACT = 2.0
+FOREIGN_ATOMS = 3
+
+
+def foreign_groups(protein: Protein) -> tuple[torch.Tensor, list[str]]:
+    """(atom indices, "RES chain:number" per index) of the receptor's hetero groups of 2+ heavy
+    atoms that are not water: ions stay out (a metal site is meant to be close)."""
+    groups: dict[str, list[int]] = {}
+    for k, (het, rid, name) in enumerate(zip(protein.is_hetero, protein.residue_ids, protein.residue_names)):
+        if het:
+            groups.setdefault(f"{name} {rid}", []).append(k)
+    atoms = [(k, label) for label, ks in groups.items() if len(ks) >= 2 for k in ks]
+    return torch.tensor([k for k, _ in atoms], dtype=torch.long), [label for _, label in atoms]
+
+
 @dataclass
 class PoseScore:
     """The result for one input record. ``score`` is None unless ``status == "ok"``."""
@@ -88,6 +106,7 @@ class Scorer:
         with torch.no_grad():
             self.protein_s, self.protein_v = self.model.encode_protein(self.prepared.x, self.prepared.pos, self.prepared.bond_index)
         self._protein_cache, self._protein_cache_key = None, None
+        self._foreign = foreign_groups(self.protein)
         self._settle_heap()
 
     _heap_settled = False
@@ -181,7 +200,12 @@ class Scorer:
             problem = pose_problem(record.mol)  # the shared gate: garbage gets a reason, never a score
             if problem is not None:
                 return None, problem
-            return self.graph(self.prepare(record.mol)), None
+            ligand = self.prepare(record.mol)
+            graph = self.graph(ligand)  # first: a HETATM copy of this very ligand has its own message there
+            problem = self._foreign_overlap(ligand.pos)
+            if problem is not None:
+                return None, problem
+            return graph, None
         except InputError as exc:
             return None, str(exc)
         except Exception as exc:  # chemistry we did not foresee: report, keep going
@@ -209,6 +233,20 @@ class Scorer:
                             terms=dict(zip(TERM_NAMES, terms[k])), atom_contrib=atom, record=record,
                             stereo=self._stereo(record.mol), closest_contact=closest[k], clashes=int(clashes[k]),
                             overlap=overlap[k])
+
+    def _foreign_overlap(self, pos: torch.Tensor) -> str | None:
+        """A hetero group of the receptor (not water, not a lone ion) that the pose runs through:
+        another ligand left in the receptor file, not a cofactor beside this one."""
+        atoms, labels = self._foreign
+        if not atoms.numel():
+            return None
+        near = torch.cdist(pos, self.prepared.pos[atoms]).min(dim=0).values < FOREIGN_CONTACT
+        if int(near.sum()) < FOREIGN_ATOMS:
+            return None
+        hit = labels[int(torch.nonzero(near)[0])]
+        n_hit = sum(labels[k] == hit for k in torch.nonzero(near).flatten().tolist())
+        return (f"the receptor's hetero group {hit} overlaps this pose ({n_hit} of its atoms within {FOREIGN_CONTACT} A): "
+                "another ligand left in the receptor file? remove it from the protein")
 
     def _stereo(self, mol: Chem.Mol) -> StereoReport | None:
         if not self.stereo:

@@ -370,3 +370,25 @@ def test_a_pocket_cutoff_keeps_the_models_other_graph_settings(symmetry):
     scorer = Scorer(PROTEIN_1S3V, symmetry=symmetry, pocket_cutoff=6.0)
     assert scorer.settings.pocket_cutoff == 6.0
     assert scorer.settings.element_contact_cutoff == scorer.model.config.element_contact_cutoff
+
+
+def test_another_ligand_left_in_the_receptor_is_named_not_scored_as_a_cofactor(tmp_path):
+    """A receptor still holding another docked ligand near the pose scored without a word
+    (issue 27, item 5): here the hetero group sits 0.9 A off the pose, too far to be its copy."""
+    ligand = Chem.MolFromMolFile(str(LIGANDS_1IA1))
+    lines = []
+    for k, (atom, (x, y, z)) in enumerate(zip(ligand.GetAtoms(), ligand.GetConformer().GetPositions() + [0.9, 0.0, 0.0])):
+        element = atom.GetSymbol()
+        lines.append(f"HETATM{9000 + k:5d} {element + str(k):<4s} LIG A 901    {x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00          {element:>2s}\n")
+    protein = tmp_path / "with_other_ligand.pdb"
+    text = PROTEIN_1IA1.read_text()
+    at = text.index("CONECT")
+    protein.write_text(text[:at] + "".join(lines) + text[at:])
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["score", str(protein), str(LIGANDS_1IA1), "-o", str(out)])
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["status"] == "error" and "hetero group LIG A:901 overlaps this pose" in rows[0]["message"]
+    assert rows[1]["status"] == "ok"  # the file's other pose lies elsewhere in the site: judged on its own
+    assert "Traceback" not in result.output
+    clean = runner.invoke(app, ["score", str(PROTEIN_1IA1), str(LIGANDS_1IA1)])  # its own hetero groups are cofactors: scored
+    assert clean.exit_code == 0 and "scored 2, failed 0" in clean.output
