@@ -159,7 +159,8 @@ def rank(
     store: Optional[Path] = typer.Option(None, "--store", help="SQLite results store (every pose's score; what --resume continues); default: OUTPUT with .store.sqlite."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run the store holds: records already scored are skipped (a changed file is scored again)."),
     from_store: bool = typer.Option(False, "--from-store", help="Score nothing: write the ranked CSV, top SDF and failures again from the store."),
-    group_by: str = typer.Option("title", "--group-by", help="What makes poses one compound: 'title' (the record's first line) or the name of an SD property (e.g. ID)."),
+    group_by: str = typer.Option("title", "--group-by", help="What makes poses one compound: 'title' (the record's first line), 'file' (one compound per input file: Vina, smina, Uni-Dock outputs), 'dir' (per folder: DiffDock's rank1.sdf, rank2_confidence-0.48.sdf ...) or the name of an SD property (e.g. ID)."),
+    group_pattern: Optional[str] = typer.Option(None, "--group-pattern", help="Regular expression applied to the --group-by key: the compound is the part it matches (its first group if it has one), e.g. '^([^|]+)' for GOLD's 'LIG|dock3' titles."),
     max_overlap: float = typer.Option(OVERLAP_ALLOWANCE, "--max-overlap", min=0.0, help=f"A, a pose's summed overlap with the protein (over heavy-atom pairs, the depth past {OVERLAP_ONSET} A inside van der Waals contact) above which it is not physically valid: each compound's best pose is chosen among its valid ones, and a compound with none ranks after all others, flagged 'overlaps protein'. The most of 636 training crystal poses is 1.53 A (a covalent ligand)."),
     symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (sees handedness)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
@@ -178,7 +179,7 @@ def rank(
     ranked by that pose's score (predicted pK, higher = tighter binding). Resumable; every core, a GPU or a Ray cluster."""
     import os
 
-    from dockscore.rank import CHOICE_RULE, ScorerSpec, ScoreTask, library_files, write_ranking
+    from dockscore.rank import CHOICE_RULE, Grouping, ScorerSpec, ScoreTask, library_files, write_ranking
     from dockscore.report import check_outputs
 
     if symmetry not in ("e3", "se3"):
@@ -208,6 +209,13 @@ def rank(
 
             if not torch.cuda.is_available():
                 raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
+        if group_pattern is not None:
+            import re
+
+            try:
+                re.compile(group_pattern)
+            except re.error as exc:
+                raise InputError(f"--group-pattern {group_pattern!r}: not a regular expression ({exc})") from None
         files, _ = library_files(ligands)
         check_outputs([output, top_sdf, failures, store, histogram, grid], [protein, *(model and [model] or []), *files])
         if not from_store:  # the receptor is read here once, so that a bad one is one line before any worker starts
@@ -225,7 +233,7 @@ def rank(
 
     run = None
     if not from_store:
-        run = _run_library(spec, ligands, store, ScoreTask(group_by), jobs, device, ray, progress_every)
+        run = _run_library(spec, ligands, store, ScoreTask(group_by, group_pattern), jobs, device, ray, progress_every)
         if run is None:
             raise typer.Exit(1)
         if run.interrupted:
@@ -253,8 +261,9 @@ def rank(
                 table.add_row(str(k), c.compound, f"{c.score:.2f}", f"{c.pose_score:.2f}", f"{c.clashes}" + (" overlaps" if c.overlapping else ""),
                               f"{Path(c.source).name} #{c.record_index}", str(c.n_poses), str(c.n_failed), c.cip)
             console.print(table)
+    grouping = Grouping(settings.get("group_by", group_by), settings.get("group_pattern"))
     console.print(f"ranked {_n(made.ranked, 'compound')} from {_n(counts['poses'], 'pose')} ({_n(counts['failed'], 'failed record')}, "
-                  f"{_n(counts['file_errors'], 'file error')}); {CHOICE_RULE}", soft_wrap=True)
+                  f"{_n(counts['file_errors'], 'file error')}); {grouping.describe()}; {CHOICE_RULE}", soft_wrap=True)
     if made.overlapping:
         console.print(f"{_n(made.overlapping, 'compound')} ranked last, flagged 'overlaps protein': every pose has more than "
                       f"{max_overlap:g} A of overlap with the protein (--max-overlap)", soft_wrap=True)

@@ -11,6 +11,7 @@ ranked by that pose's score (predicted pK).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from dockscore.overlap import OVERLAP_ALLOWANCE, format_length
 from dockscore.store import COMPARE_JOB, ComparisonRow, PoseRow, ResultStore, file_fingerprint
 
 TITLE = "title"  # --group-by default: the record's first line (its name)
+FILE, DIR = "file", "dir"  # --group-by file: one compound per input file; dir: per parent folder (DiffDock's layout)
 CHOICE_RULE = ("each compound's pose with the highest pose_score among its physically valid poses (overlap with the protein "
                "at most --max-overlap) is its best pose; compounds are ranked by that pose's score (pK)")
 
@@ -106,15 +108,42 @@ def library_files(inputs: list[str | Path]) -> tuple[list[Path], list[str]]:
     return files, problems
 
 
-def compound_key(record: LigandRecord, group_by: str) -> str:
-    """The record title or an SD property; a record with none is its own compound (``file#index``)."""
-    if group_by == TITLE:
-        key = record.name.strip()
-    else:
-        key = record.props.get(group_by, "").strip()
-        if not key and record.mol is not None and record.mol.HasProp(group_by):
-            key = record.mol.GetProp(group_by).strip()
-    return key or f"{Path(record.source).name}#{record.index}"
+@dataclass(frozen=True)
+class Grouping:
+    """What makes poses one compound: ``by`` the record title, an SD property, the input file or
+    its folder; ``pattern`` (a regular expression) then keeps the part of that key it matches (its
+    first group, if it has one): GOLD's titles ``LIG|dock3`` are one compound by ``^([^|]+)``."""
+
+    by: str = TITLE
+    pattern: str | None = None
+
+    def key(self, record: LigandRecord) -> str:
+        """The compound of a record; a record with no key is its own compound (``file#index``)."""
+        if self.by == FILE:
+            key = record.source
+        elif self.by == DIR:
+            key = str(Path(record.source).parent)
+        elif self.by == TITLE:
+            key = record.name.strip()
+        else:
+            key = record.props.get(self.by, "").strip()
+            if not key and record.mol is not None and record.mol.HasProp(self.by):
+                key = record.mol.GetProp(self.by).strip()
+        if key and self.pattern:
+            match = re.search(self.pattern, key)
+            if match:
+                key = (match.group(1) if match.re.groups else match.group(0)) or key
+        return key or f"{Path(record.source).name}#{record.index}"
+
+    def describe(self) -> str:
+        what = {TITLE: "the record title", FILE: "the input file", DIR: "the input file's folder"}.get(self.by, f"the SD property {self.by}")
+        return f"poses grouped into compounds by {what}" + (f", the part matching {self.pattern!r}" if self.pattern else "") + \
+            (" (a record without one is its own compound)" if self.by not in (FILE, DIR) else "")
+
+
+def compound_key(record: LigandRecord, group_by: "str | Grouping") -> str:
+    """The compound of a record by a :class:`Grouping` (or the name of one's ``by``)."""
+    return (group_by if isinstance(group_by, Grouping) else Grouping(group_by)).key(record)
 
 
 def _smiles(mol: Chem.Mol | None) -> str:
@@ -126,7 +155,7 @@ def _smiles(mol: Chem.Mol | None) -> str:
         return ""
 
 
-def _pose_row(record: LigandRecord, group_by: str, ok: bool, message: str = "", stereo=None,
+def _pose_row(record: LigandRecord, group_by: "str | Grouping", ok: bool, message: str = "", stereo=None,
               score: float | None = None, pose_score: float | None = None, closest_contact: float | None = None,
               clashes: int | None = None, overlap: float | None = None) -> PoseRow:
     """The store's row of one record: scores, contacts, stereo and SMILES only for a usable pose."""
@@ -137,7 +166,7 @@ def _pose_row(record: LigandRecord, group_by: str, ok: bool, message: str = "", 
 
 
 # -- the work unit: a run of records of one file ----------------------------------------------
-def score_records(scorer, raws: list[RawRecord], group_by: str) -> list[PoseRow]:
+def score_records(scorer, raws: list[RawRecord], group_by: "str | Grouping") -> list[PoseRow]:
     """Parse, featurise and score a run of records; one :class:`PoseRow` per record, in order."""
     records = [parse_raw(raw) for raw in raws]
     return [_pose_row(record, group_by, result.status == "ok", result.message, result.stereo, result.score, result.pose_score,
@@ -150,15 +179,20 @@ class ScoreTask:
     """A library run's work: score every record (``dockscore rank``). Picklable: workers get it with each unit."""
 
     group_by: str = TITLE
+    group_pattern: str | None = None
+
+    @property
+    def grouping(self) -> Grouping:
+        return Grouping(self.group_by, self.group_pattern)
 
     def run(self, scorer, raws: list[RawRecord]) -> list[PoseRow]:
-        return score_records(scorer, raws, self.group_by)
+        return score_records(scorer, raws, self.grouping)
 
     def add(self, store: ResultStore, file_id: int, rows: list[PoseRow]) -> None:
         store.add_poses(file_id, rows)
 
     def settings(self) -> dict[str, str]:
-        return {"group_by": self.group_by}
+        return {"group_by": self.group_by, **({"group_pattern": self.group_pattern} if self.group_pattern else {})}
 
 
 @dataclass(frozen=True)
@@ -236,7 +270,7 @@ def _run_in_worker(task, raws: list[RawRecord]) -> list:
     return task.run(_WORKER_SCORER, raws)
 
 
-def featurise_records(scorer, raws: list[RawRecord], group_by: str) -> list[tuple[PoseRow, object]]:
+def featurise_records(scorer, raws: list[RawRecord], group_by: "str | Grouping") -> list[tuple[PoseRow, object]]:
     """The CPU half of a GPU run: (row without scores, graph or None) per record, in order."""
     out = []
     for raw in raws:
@@ -248,7 +282,7 @@ def featurise_records(scorer, raws: list[RawRecord], group_by: str) -> list[tupl
 
 
 def _featurise_in_worker(task: ScoreTask, raws: list[RawRecord]) -> list[tuple[PoseRow, object]]:
-    return featurise_records(_WORKER_SCORER, raws, task.group_by)
+    return featurise_records(_WORKER_SCORER, raws, task.grouping)
 
 
 # -- engines: run work units, hand back results in submission order ---------------------------

@@ -312,3 +312,33 @@ def test_a_store_of_an_older_schema_is_refused_in_one_line(tmp_path):
     result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(LIGAND_1S3V), "-o", str(tmp_path / "old.csv"), "--store", str(path),
                                  "--from-store"])
     assert result.exit_code == 1 and "older dockscore" in result.output and "Traceback" not in result.output
+
+
+def test_groupings_for_gold_diffdock_and_untitled_vina_outputs(tmp_path):
+    """GOLD's 'LIG|dock3' titles made 40 compounds of one ligand; DiffDock writes a folder per
+    compound; untitled poses of one file were one compound each (issue 27, item 2)."""
+    gold = tmp_path / "gold.sdf"
+    gold.write_text("".join(moved_record(f"LIG|dock{k}", np.array([0.1 * k, 0, 0])) for k in range(3)))
+    out = tmp_path / "gold.csv"
+    result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(gold), "-o", str(out), "--group-pattern", "^([^|]+)"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["compound"], r["n_poses"]) for r in rows] == [("LIG", "3")]
+    assert "the part matching '^([^|]+)'" in result.output
+    diffdock = tmp_path / "diffdock"
+    for compound in ("cpdA", "cpdB"):
+        (diffdock / compound).mkdir(parents=True)
+        for k, name in enumerate(("rank1.sdf", "rank2_confidence-0.48.sdf")):
+            (diffdock / compound / name).write_text(moved_record("", np.array([0.2 * k + (compound == "cpdB"), 0, 0])))
+    out = tmp_path / "dd.csv"
+    result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(diffdock), "-o", str(out), "--group-by", "dir"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert sorted((Path(r["compound"]).name, r["n_poses"]) for r in rows) == [("cpdA", "2"), ("cpdB", "2")]
+    untitled = tmp_path / "vina_out.sdf"
+    untitled.write_text("".join(moved_record("", np.array([0.1 * k, 0, 0])) for k in range(3)))
+    out = tmp_path / "u.csv"
+    result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(untitled), "-o", str(out), "--group-by", "file"])
+    assert [r["n_poses"] for r in csv.DictReader(out.open())] == ["3"]
+    bad = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(untitled), "-o", str(tmp_path / "b.csv"), "--group-pattern", "(["])
+    assert bad.exit_code == 1 and "not a regular expression" in bad.output and "Traceback" not in bad.output
