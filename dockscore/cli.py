@@ -12,9 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from dockscore.definitions import OVERLAP_ALLOWANCE, OVERLAP_ONSET, POSE_SCORE_MEANING, SCORE_MEANING, SCORE_UNIT
 from dockscore.errors import InputError
-from dockscore.overlap import OVERLAP_ALLOWANCE, OVERLAP_ONSET
-from dockscore.scoring import POSE_SCORE_MEANING, SCORE_MEANING, SCORE_UNIT
 
 COMPARE_THRESHOLD = 0.5  # pK; see `compare --help`
 

@@ -24,14 +24,8 @@ import math
 import numpy as np
 import torch
 
-# A beyond van der Waals contact: C–C closer than 2.6 A, N–O closer than 2.3 A, O–O closer than
-# 2.2 A, metal–O closer than 1.7 A (H-bonds stop near 2.5 A, metal coordination near 1.9 A).
-OVERLAP_ONSET = 1.2
-# A of summed excess overlap (past the onset, over the pose's pairs) that costs nothing: the most
-# any of the 636 training + validation crystal poses has is 1.53 A (1.1 % have over 1.0 A); a pose
-# pushed 1-2 A into its protein has a median of 5.2 A (94 % over 2 A). It spares a crystal pose's
-# one short contact (a metal, a covalent bond) and a modelled pose's one misplaced substituent.
-OVERLAP_ALLOWANCE = 1.5
+from dockscore.definitions import OVERLAP_ALLOWANCE, OVERLAP_ONSET  # noqa: F401  (defined beside the score's units)
+
 
 
 def format_length(value: float | None) -> str:

@@ -17,6 +17,7 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from dockscore.checkpoint import load_model
+from dockscore.definitions import POSE_SCORE_MEANING, SCORE_MEANING, SCORE_UNIT  # noqa: F401  (re-exported)
 from dockscore.errors import InputError
 from dockscore.graph import PreparedLigand, PreparedProtein, build_complex_graph
 from dockscore.io.ligands import LigandRecord, iter_ligands, records_from_mols
@@ -24,12 +25,6 @@ from dockscore.io.protein import Protein, read_protein
 from dockscore.model import TERM_NAMES, DockScoreEnsemble, DockScoreModel
 from dockscore.sanity import pose_problem
 from dockscore.stereo import PerceptionCache, StereoReport, chemistry_key
-
-SCORE_UNIT = "pK"
-SCORE_MEANING = "predicted binding affinity, pK = -log10(Kd/M); higher = tighter binding"
-POSE_SCORE_MEANING = ("for choosing among poses of one ligand in one protein: the score plus (w - 1) x its Vina-prior "
-                      "term (w = the model's pose_prior_weight), in pK units; higher = more native-like; compare it "
-                      "between poses of one ligand, not between ligands")
 
 
 # A receptor hetero group with this many atoms within FOREIGN_CONTACT A of a pose is another

@@ -321,3 +321,16 @@ def test_a_protein_that_loses_atoms_to_repeated_names_is_refused_or_reported(tmp
     result = runner.invoke(app, ["score", str(few), str(LIGAND_1S3V)])
     assert result.exit_code == 0 and "heavy atoms not read" in result.output
     assert read_protein(PROTEIN_1S3V).dropped == 0
+
+
+def test_the_front_door_loads_no_model_code():
+    """`dockscore --help` took 2.9 s: every command imported torch, RDKit and the model at start
+    (issue 27, item 9). The command line now imports them inside the commands that need them."""
+    import subprocess
+    import sys
+
+    probe = "import sys, dockscore, dockscore.cli; print(sorted(m for m in ('torch', 'rdkit', 'torch_geometric') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+    help_text = subprocess.run([sys.executable, "-m", "dockscore.cli", "--help"], capture_output=True, text=True).stdout
+    assert "rank" in help_text and "enantiomers" in help_text
