@@ -38,8 +38,9 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 @app.command()
 def score(
     protein: Path = typer.Argument(..., help="Receptor: PDB or mmCIF (optionally .gz). Waters dropped, hydrogens ignored (heavy-atom graph)."),
-    ligands: list[Path] = typer.Argument(..., help="Poses: SDF, SDF.gz or MOL2, in the receptor's coordinate frame. Several files allowed."),
+    ligands: list[Path] = typer.Argument(..., help="Poses: SDF, SDF.gz, MOL2 or PDBQT (Vina, QuickVina, Uni-Dock outputs: each MODEL a pose), in the receptor's coordinate frame. Several files allowed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results: .sdf/.sdf.gz (input records + dockscore_* properties) or .csv."),
+    template: Optional[str] = typer.Option(None, "--template", help="The chemistry of PDBQT poses that carry no Meeko 'REMARK SMILES' lines (files not prepared with Meeko): the ligand's SMILES, or an SDF/MOL file of it."),
     symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (parity-odd features see handedness)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
     pocket_cutoff: Optional[float] = typer.Option(None, "--pocket-cutoff", min=1.0, max=30.0, help="Protein atoms within this distance (A) of any ligand heavy atom form the pocket; default: the model's training value (8 A). Smaller values truncate the learned interaction terms."),
@@ -68,6 +69,7 @@ def score(
         raise typer.Exit(2)
     try:
         check_outputs([output], [protein, *ligands, *([model] if model else [])])
+        template_mol = _template(template)
         if device != "cpu" and not torch.cuda.is_available():
             raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
         scorer = Scorer(protein, model=model, symmetry=symmetry, pocket_cutoff=pocket_cutoff, batch_size=batch_size,
@@ -99,7 +101,7 @@ def score(
                 def records(path=path, read=read):
                     for raw in iter_raw_records(path):
                         read["offset"] = raw.offset
-                        yield parse_raw(raw)
+                        yield parse_raw(raw, template_mol)
 
                 try:
                     for result in scorer.score_records(records()):
@@ -150,7 +152,8 @@ def score(
 @app.command()
 def rank(
     protein: Path = typer.Argument(..., help="Receptor: PDB or mmCIF (optionally .gz)."),
-    ligands: list[Path] = typer.Argument(..., help="Docked poses: SDF, SDF.gz or MOL2 files, directories (searched recursively) and glob patterns, in any mix."),
+    ligands: list[Path] = typer.Argument(..., help="Docked poses: SDF, SDF.gz, MOL2 or PDBQT files, directories (searched recursively) and glob patterns, in any mix."),
+    template: Optional[str] = typer.Option(None, "--template", help="The chemistry of PDBQT poses that carry no Meeko 'REMARK SMILES' lines (files not prepared with Meeko): the ligand's SMILES, or an SDF/MOL file of it."),
     output: Path = typer.Option(..., "--output", "-o", help="Ranked CSV: one row per compound, best first (rank, compound, score, pose_score, best pose's file and index, n_poses, n_failed, stereo, CIP, SMILES...)."),
     top: int = typer.Option(500, "--top", min=0, help="How many of the best compounds --top-sdf holds."),
     top_sdf: Optional[Path] = typer.Option(None, "--top-sdf", help="SDF (or .sdf.gz) with the best pose of each of the --top compounds: its own record and properties plus dockscore_* ones."),
@@ -208,6 +211,8 @@ def rank(
 
             if not torch.cuda.is_available():
                 raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
+        if template is not None:
+            _template(template)  # a bad one is one line here, not one per record in the workers
         if group_pattern is not None:
             import re
 
@@ -232,7 +237,7 @@ def rank(
 
     run = None
     if not from_store:
-        run = _run_library(spec, ligands, store, ScoreTask(group_by, group_pattern), jobs, device, ray, progress_every)
+        run = _run_library(spec, ligands, store, ScoreTask(group_by, group_pattern, template), jobs, device, ray, progress_every)
         if run is None:
             raise typer.Exit(1)
         if run.interrupted:
@@ -278,6 +283,15 @@ def rank(
                   + f", {failures} ({_n(made.failures, 'row')})" + "".join(f", {p}" for p in pictures) + f"; store {store}", soft_wrap=True)
     if made.ranked == 0:
         raise typer.Exit(1)
+
+
+def _template(spec: Optional[str]):
+    """The --template molecule (None without one); :class:`InputError` if it is neither a file nor a SMILES."""
+    if spec is None:
+        return None
+    from dockscore.io.pdbqt import read_template
+
+    return read_template(spec)
 
 
 def _protein_note(protein) -> None:

@@ -166,9 +166,23 @@ def _pose_row(record: LigandRecord, group_by: "str | Grouping", ok: bool, messag
 
 
 # -- the work unit: a run of records of one file ----------------------------------------------
-def score_records(scorer, raws: list[RawRecord], group_by: "str | Grouping") -> list[PoseRow]:
+def template_mol(spec: str | None):
+    """The molecule of a --template (read once per process)."""
+    if spec is None:
+        return None
+    if spec not in _TEMPLATES:
+        from dockscore.io.pdbqt import read_template
+
+        _TEMPLATES[spec] = read_template(spec)
+    return _TEMPLATES[spec]
+
+
+_TEMPLATES: dict[str, Chem.Mol] = {}
+
+
+def score_records(scorer, raws: list[RawRecord], group_by: "str | Grouping", template: str | None = None) -> list[PoseRow]:
     """Parse, featurise and score a run of records; one :class:`PoseRow` per record, in order."""
-    records = [parse_raw(raw) for raw in raws]
+    records = [parse_raw(raw, template_mol(template)) for raw in raws]
     return [_pose_row(record, group_by, result.status == "ok", result.message, result.stereo, result.score, result.pose_score,
                       result.closest_contact, result.clashes, result.overlap)
             for record, result in zip(records, scorer.score_records(records))]
@@ -180,19 +194,21 @@ class ScoreTask:
 
     group_by: str = TITLE
     group_pattern: str | None = None
+    template: str | None = None  # --template: SMILES or file of PDBQT poses without Meeko SMILES
 
     @property
     def grouping(self) -> Grouping:
         return Grouping(self.group_by, self.group_pattern)
 
     def run(self, scorer, raws: list[RawRecord]) -> list[PoseRow]:
-        return score_records(scorer, raws, self.grouping)
+        return score_records(scorer, raws, self.grouping, self.template)
 
     def add(self, store: ResultStore, file_id: int, rows: list[PoseRow]) -> None:
         store.add_poses(file_id, rows)
 
     def settings(self) -> dict[str, str]:
-        return {"group_by": self.group_by, **({"group_pattern": self.group_pattern} if self.group_pattern else {})}
+        return {"group_by": self.group_by, **({"group_pattern": self.group_pattern} if self.group_pattern else {}),
+                **({"template": self.template} if self.template else {})}
 
 
 @dataclass(frozen=True)
@@ -270,11 +286,11 @@ def _run_in_worker(task, raws: list[RawRecord]) -> list:
     return task.run(_WORKER_SCORER, raws)
 
 
-def featurise_records(scorer, raws: list[RawRecord], group_by: "str | Grouping") -> list[tuple[PoseRow, object]]:
+def featurise_records(scorer, raws: list[RawRecord], group_by: "str | Grouping", template: str | None = None) -> list[tuple[PoseRow, object]]:
     """The CPU half of a GPU run: (row without scores, graph or None) per record, in order."""
     out = []
     for raw in raws:
-        record = parse_raw(raw)
+        record = parse_raw(raw, template_mol(template))
         graph, error = scorer.graph_or_error(record)
         stereo = scorer.stereo_report(record.mol) if graph is not None else None
         out.append((_pose_row(record, group_by, graph is not None, error or "", stereo), graph))
@@ -282,7 +298,7 @@ def featurise_records(scorer, raws: list[RawRecord], group_by: "str | Grouping")
 
 
 def _featurise_in_worker(task: ScoreTask, raws: list[RawRecord]) -> list[tuple[PoseRow, object]]:
-    return featurise_records(_WORKER_SCORER, raws, task.grouping)
+    return featurise_records(_WORKER_SCORER, raws, task.grouping, task.template)
 
 
 # -- engines: run work units, hand back results in submission order ---------------------------
@@ -638,7 +654,7 @@ def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> 
                 if raw.index not in by_index:
                     continue
                 rank, c = by_index[raw.index]
-                record = parse_raw(raw)
+                record = parse_raw(raw, template_mol(settings.get("template")))
                 if record.name != c.name:
                     warnings.append(f"{source} record {raw.index}: is {record.name!r} now, was {c.name!r} when scored (file changed?): left out of the top SDF")
                     continue
@@ -649,7 +665,7 @@ def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> 
                          "dockscore_stereo_flag": c.stereo_flag, "dockscore_closest_contact_A": format_length(c.closest_contact),
                          "dockscore_clashes": "" if c.clashes is None else str(c.clashes), "dockscore_overlap_A": format_length(c.overlap),
                          "dockscore_clash_flag": "overlaps protein" if c.overlapping else ""}
-                if raw.fmt == "mol2":
+                if raw.fmt in ("mol2", "pdbqt"):  # no SD text to pass through: the parsed molecule, its properties kept
                     text = Chem.MolToMolBlock(record.mol) + sd_properties(record.props) if record.mol is not None else ""
                 else:
                     text = raw.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import torch
 from Bio.PDB import MMCIFIO, PDBParser
 from rdkit import Chem
 
-from dockscore import iter_ligands, read_protein
+from dockscore import InputError, iter_ligands, read_protein
 from dockscore.features import OFF_ACC, OFF_DON, ligand_features, ligand_heavy_mol
 from dockscore.neighbors import radius_pairs
 
@@ -159,3 +160,42 @@ def test_a_mol2_comment_header_is_no_record(tmp_path):
     garbage = tmp_path / "garbage.mol2"
     garbage.write_text("this is not a comment\n" + MOL2)
     assert [r.ok for r in iter_ligands(garbage)] == [False, True]
+
+
+# -- PDBQT (issue 27, item 1) ---------------------------------------------------------------------
+# tests/data/1s3v_vina_out.pdbqt: 3 poses of the bundled 1s3v ligand docked by AutoDock Vina 1.2.7
+# after Meeko 0.8 preparation (bench/vina_peer.py), as written by Vina: MODEL/ENDMDL, REMARK VINA
+# RESULT, Meeko's REMARK SMILES and SMILES IDX lines.
+VINA_OUT = Path(__file__).parent / "data" / "1s3v_vina_out.pdbqt"
+
+
+def _without_smiles(tmp_path) -> Path:
+    path = tmp_path / "obabel_style_out.pdbqt"
+    path.write_text("".join(line for line in VINA_OUT.read_text().splitlines(True) if not line.startswith("REMARK SMILES")))
+    return path
+
+
+def test_vina_pdbqt_poses_read_with_meekos_chemistry():
+    records = list(iter_ligands(VINA_OUT))
+    assert [(r.index, r.ok) for r in records] == [(0, True), (1, True), (2, True)]
+    crystal = next(iter_ligands(LIGAND_1S3V)).mol
+    canonical = Chem.MolToSmiles(Chem.RemoveHs(crystal))
+    assert all(Chem.MolToSmiles(Chem.RemoveHs(r.mol)) == canonical for r in records)  # bond orders and both stereocentres
+    assert records[0].props["vina_result_kcal_per_mol"] == "-9.640" and records[0].name == "1s3v_vina_out"
+
+
+def test_pdbqt_without_smiles_needs_a_template_and_says_so(tmp_path):
+    from dockscore.io.pdbqt import NO_CHEMISTRY, read_template
+
+    path = _without_smiles(tmp_path)
+    assert [r.error for r in iter_ligands(path)] == [NO_CHEMISTRY] * 3
+    crystal = next(iter_ligands(LIGAND_1S3V)).mol
+    for template in (Chem.MolToSmiles(crystal), str(LIGAND_1S3V)):
+        records = list(iter_ligands(path, read_template(template)))
+        meeko = list(iter_ligands(VINA_OUT))
+        assert all(r.ok for r in records)
+        for a, b in zip(records, meeko):
+            assert Chem.MolToSmiles(Chem.RemoveHs(a.mol)) == Chem.MolToSmiles(Chem.RemoveHs(b.mol))
+            assert sorted(map(tuple, a.mol.GetConformer().GetPositions().round(3))) == sorted(map(tuple, b.mol.GetConformer().GetPositions().round(3)))
+    with pytest.raises(InputError, match="neither a file nor a SMILES"):
+        read_template("not a smiles ((")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rdkit import Chem
 from typer.testing import CliRunner
 
+from dockscore import iter_ligands
 from dockscore.cli import app
 from dockscore.rank import ScorerSpec, library_files, rank_library, write_ranking
 from dockscore.store import ResultStore
@@ -342,3 +345,34 @@ def test_groupings_for_gold_diffdock_and_untitled_vina_outputs(tmp_path):
     assert [r["n_poses"] for r in csv.DictReader(out.open())] == ["3"]
     bad = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(untitled), "-o", str(tmp_path / "b.csv"), "--group-pattern", "(["])
     assert bad.exit_code == 1 and "not a regular expression" in bad.output and "Traceback" not in bad.output
+
+
+def test_vina_pdbqt_outputs_score_and_rank(tmp_path):
+    """A Vina *_out.pdbqt was refused ('unsupported ligand format'), and a folder of them held 'no
+    ligand files' (issue 27, item 1). Each MODEL is a pose; one output file is one compound."""
+    vina_out = Path(__file__).parent / "data" / "1s3v_vina_out.pdbqt"
+    scored = tmp_path / "scored.csv"
+    result = runner.invoke(app, ["score", str(PROTEIN_1S3V), str(vina_out), "-o", str(scored)])
+    assert result.exit_code == 0 and "scored 3, failed 0" in result.output, result.output
+    rows = list(csv.DictReader(scored.open()))
+    as_sdf = tmp_path / "poses.sdf"  # the same poses through the SDF reader give the same scores
+    with Chem.SDWriter(str(as_sdf)) as writer:
+        for record in iter_ligands(vina_out):
+            writer.write(record.mol)
+    again = runner.invoke(app, ["score", str(PROTEIN_1S3V), str(as_sdf), "-o", str(tmp_path / "again.csv")])
+    assert again.exit_code == 0
+    assert [r["score"] for r in rows] == [r["score"] for r in csv.DictReader((tmp_path / "again.csv").open())]
+    folder = tmp_path / "vina"
+    folder.mkdir()
+    shutil.copy(vina_out, folder / "cpd1_out.pdbqt")
+    (folder / "cpd2_out.pdbqt").write_text("".join(line for line in vina_out.read_text().splitlines(True) if not line.startswith("REMARK SMILES")))
+    result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(folder), "-o", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    ranked = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert [(r["compound"], r["n_poses"], r["n_failed"]) for r in ranked] == [("cpd1_out", "3", "0")]
+    assert "--template" in (tmp_path / "r.failures.csv").read_text()  # the file without Meeko's SMILES: say what to pass
+    crystal = next(iter_ligands(LIGAND_1S3V)).mol
+    result = runner.invoke(app, ["rank", str(PROTEIN_1S3V), str(folder / "cpd2_out.pdbqt"), "-o", str(tmp_path / "t.csv"),
+                                 "--template", Chem.MolToSmiles(crystal)])
+    assert result.exit_code == 0, result.output
+    assert [(r["compound"], r["n_poses"], r["n_failed"]) for r in csv.DictReader((tmp_path / "t.csv").open())] == [("cpd2_out", "3", "0")]

@@ -1,4 +1,4 @@
-"""Streaming ligand reading with RDKit: SDF, SDF.gz and MOL2, one record at a time.
+"""Streaming ligand reading with RDKit: SDF, SDF.gz, MOL2 and PDBQT (dockscore.io.pdbqt), one record at a time.
 
 Every record comes back as a :class:`LigandRecord`, good or bad, so a caller can
 report a bad record in one line and go on with the next one. Records are read
@@ -18,7 +18,7 @@ from dockscore.errors import InputError
 
 RDLogger.DisableLog("rdApp.*")  # errors are reported per record by dockscore instead
 
-SUPPORTED = (".sdf", ".sd", ".mol", ".sdf.gz", ".sd.gz", ".mol2", ".mol2.gz")
+SUPPORTED = (".sdf", ".sd", ".mol", ".sdf.gz", ".sd.gz", ".mol2", ".mol2.gz", ".pdbqt", ".pdbqt.gz")
 
 
 @dataclass
@@ -174,6 +174,21 @@ def _record_from_mol2(source: str, index: int, text: str) -> LigandRecord:
     return _finish(record, mol)
 
 
+def _record_from_pdbqt(source: str, index: int, text: str, template: Chem.Mol | None) -> LigandRecord:
+    from dockscore.io.pdbqt import mol_from_pdbqt, pose_name, vina_result
+
+    record = LigandRecord(source=source, index=index, name=pose_name(text, source), block="")
+    score = vina_result(text)
+    if score is not None:
+        record.props["vina_result_kcal_per_mol"] = score
+    mol, error = mol_from_pdbqt(text, template)
+    if mol is None:
+        record.error = error
+        return record
+    mol.SetProp("_Name", record.name)
+    return _finish(record, mol)
+
+
 # -- raw records: bytes -> one text block per record ------------------------------------------
 # Records are split and decoded one at a time, so one bad byte or one broken record costs that
 # record only, and a worker process can be handed record text to parse (see dockscore.rank).
@@ -189,7 +204,7 @@ class RawRecord:
     source: str
     index: int
     text: str
-    fmt: str  # "sdf" or "mol2"
+    fmt: str  # "sdf", "mol2" or "pdbqt"
     offset: int = 0
     note: str = ""  # e.g. how the text was decoded or split
     error: str = ""  # a problem of the record as a whole (it is still yielded, to be counted)
@@ -294,6 +309,8 @@ def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
     name = path.name.lower()
     if name.endswith((".mol2", ".mol2.gz")):
         fmt = "mol2"
+    elif name.endswith((".pdbqt", ".pdbqt.gz")):
+        fmt = "pdbqt"
     elif name.endswith(SUPPORTED):
         fmt = "sdf"
     else:
@@ -321,6 +338,11 @@ def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
                     buffer = []
                 else:
                     buffer.append(line)
+            elif fmt == "pdbqt":  # one pose per MODEL ... ENDMDL (a file without MODEL lines is one pose)
+                buffer.append(line)
+                if line.startswith(b"ENDMDL"):
+                    yield from emit(buffer, offset)
+                    buffer = []
             else:
                 if line.startswith(b"@<TRIPOS>MOLECULE") and any(b.strip() for b in buffer):
                     if index or not _mol2_header(buffer):  # a "### Created by ..." header is no record
@@ -345,10 +367,13 @@ def _mol2_header(lines: list[bytes]) -> bool:
     return all(not line.strip() or line.lstrip().startswith(b"#") for line in lines)
 
 
-def parse_raw(raw: RawRecord) -> LigandRecord:
-    """A :class:`LigandRecord` from a record's text (safe to call in another process)."""
+def parse_raw(raw: RawRecord, template: Chem.Mol | None = None) -> LigandRecord:
+    """A :class:`LigandRecord` from a record's text (safe to call in another process);
+    ``template``: the chemistry of PDBQT poses that carry no Meeko SMILES (dockscore.io.pdbqt)."""
     if raw.fmt == "mol2":
         record = _record_from_mol2(raw.source, raw.index, raw.text)
+    elif raw.fmt == "pdbqt":
+        record = _record_from_pdbqt(raw.source, raw.index, raw.text, template)
     else:
         record = _record_from_block(raw.source, raw.index, raw.text)
     if raw.error and record.error is None:
@@ -357,13 +382,13 @@ def parse_raw(raw: RawRecord) -> LigandRecord:
     return record
 
 
-def iter_ligands(path: str | Path) -> Iterator[LigandRecord]:
-    """Yield every record of an SDF/SDF.gz/MOL2 file in order, bad ones included.
+def iter_ligands(path: str | Path, template: Chem.Mol | None = None) -> Iterator[LigandRecord]:
+    """Yield every record of an SDF/SDF.gz/MOL2/PDBQT file in order, bad ones included.
 
     File-level problems (missing, empty, binary, truncated gzip) raise :class:`InputError`;
     a truncated file raises it after every record before the cut."""
     for raw in iter_raw_records(path):
-        yield parse_raw(raw)
+        yield parse_raw(raw, template)
 
 
 def records_from_mols(mols: list[Chem.Mol], source: str = "<memory>") -> Iterator[LigandRecord]:
