@@ -12,7 +12,7 @@ import torch
 from Bio.PDB import MMCIFIO, PDBParser
 from rdkit import Chem
 
-from dockscore import InputError, iter_ligands, read_protein
+from dockscore import InputError, Scorer, iter_ligands, read_protein
 from dockscore.features import OFF_ACC, OFF_DON, ligand_features, ligand_heavy_mol
 from dockscore.neighbors import radius_pairs
 
@@ -199,3 +199,67 @@ def test_pdbqt_without_smiles_needs_a_template_and_says_so(tmp_path):
             assert sorted(map(tuple, a.mol.GetConformer().GetPositions().round(3))) == sorted(map(tuple, b.mol.GetConformer().GetPositions().round(3)))
     with pytest.raises(InputError, match="neither a file nor a SMILES"):
         read_template("not a smiles ((")
+
+
+# -- resonance forms (issue 27, item 6) -----------------------------------------------------------
+# (SMILES, the two partner atoms whose double bond / charge / hydrogen a file may swap)
+RESONANCE = {
+    "carboxylate": ("CCC(=O)[O-]", (3, 4)),
+    "nitro": ("c1ccccc1[N+](=O)[O-]", (7, 8)),
+    "amidinium": ("NC(=[NH2+])c1ccccc1", (0, 2)),
+    "guanidinium": ("CNC(N)=[NH2+]", (3, 4)),
+    "sulfonate": ("CS(=O)(=O)[O-]", (3, 4)),
+    "phosphate": ("COP(=O)([O-])[O-]", (3, 4)),
+}
+
+
+def _swapped(mol: Chem.Mol, i: int, j: int) -> Chem.Mol:
+    """The same atoms in the same order, with partners i and j trading bond order, charge and H."""
+    rw = Chem.RWMol(mol)
+    centre = [n.GetIdx() for n in rw.GetAtomWithIdx(i).GetNeighbors()][0]
+    bi, bj = rw.GetBondBetweenAtoms(centre, i), rw.GetBondBetweenAtoms(centre, j)
+    ti, tj = bi.GetBondType(), bj.GetBondType()
+    bi.SetBondType(tj)
+    bj.SetBondType(ti)
+    ai, aj = rw.GetAtomWithIdx(i), rw.GetAtomWithIdx(j)
+    (ci, hi), (cj, hj) = (ai.GetFormalCharge(), ai.GetNumExplicitHs()), (aj.GetFormalCharge(), aj.GetNumExplicitHs())
+    ai.SetFormalCharge(cj), ai.SetNumExplicitHs(hj), aj.SetFormalCharge(ci), aj.SetNumExplicitHs(hi)
+    for atom in rw.GetAtoms():
+        atom.SetNoImplicit(True)
+    out = rw.GetMol()
+    Chem.SanitizeMol(out)
+    return out
+
+
+@pytest.mark.parametrize("group", sorted(RESONANCE))
+def test_resonance_forms_give_the_same_graph_and_score(group, scorers):
+    """Moving a carboxylate's charge to its other oxygen changed a score by 0.13 pK (1a30)."""
+    from rdkit.Chem import AllChem
+
+    smiles, (i, j) = RESONANCE[group]
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    AllChem.EmbedMolecule(mol, randomSeed=7)
+    one = Chem.RemoveHs(mol)
+    for atom in one.GetAtoms():
+        atom.SetNumExplicitHs(atom.GetTotalNumHs())
+    other = _swapped(one, i, j)
+    assert Chem.MolToSmiles(one) == Chem.MolToSmiles(other)
+    assert one.GetAtomWithIdx(i).GetFormalCharge() != other.GetAtomWithIdx(i).GetFormalCharge() or \
+        one.GetAtomWithIdx(i).GetTotalNumHs() != other.GetAtomWithIdx(i).GetTotalNumHs()
+    a, b = ligand_heavy_mol(one), ligand_heavy_mol(other)
+    np.testing.assert_array_equal(ligand_features(a)[0], ligand_features(b)[0])
+    from dockscore.features import ligand_bonds
+
+    np.testing.assert_array_equal(ligand_bonds(a)[1], ligand_bonds(b)[1])
+    site = next(iter_ligands(LIGAND_1S3V)).mol.GetConformer().GetPositions().mean(0)
+    conf = one.GetConformer()
+    shift = site - conf.GetPositions().mean(0)
+    for k in range(one.GetNumAtoms()):
+        conf.SetAtomPosition(k, (conf.GetPositions()[k] + shift).tolist())
+    other.RemoveAllConformers()
+    other.AddConformer(Chem.Conformer(conf), assignId=True)
+    for sym in ("e3", "se3"):
+        first = scorers[sym].score_mols([one])[0]
+        second = Scorer(PROTEIN_1S3V, symmetry=sym).score_mols([other])[0]  # a fresh scorer: no chemistry cache shared
+        assert first.status == second.status == "ok"
+        assert first.score == pytest.approx(second.score, abs=1e-5)
