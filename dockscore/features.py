@@ -75,25 +75,6 @@ def ligand_heavy_mol(mol: Chem.Mol) -> Chem.Mol:
         return heavy
 
 
-def resonance_partners(heavy: Chem.Mol) -> list[list[int]]:
-    """Groups of terminal heteroatoms of one element on one centre joined to it by a double bond
-    among them: the oxygens of a carboxylic acid, nitro, sulfonate or phosphate group, the NH2 / NH
-    ends of an amidine or guanidine. Which of them a file writes with the double bond, the charge
-    or the hydrogen is a drawing choice, not chemistry; their features are averaged so that every
-    drawing scores the same."""
-    groups = []
-    for centre in heavy.GetAtoms():
-        ends: dict[str, list[Chem.Atom]] = {}
-        for nb in centre.GetNeighbors():
-            if nb.GetDegree() == 1 and nb.GetSymbol() in ("O", "N", "S"):
-                ends.setdefault(nb.GetSymbol(), []).append(nb)
-        for atoms in ends.values():
-            if len(atoms) >= 2 and any(heavy.GetBondBetweenAtoms(centre.GetIdx(), a.GetIdx()).GetBondType() == Chem.BondType.DOUBLE
-                                       for a in atoms):
-                groups.append(sorted(a.GetIdx() for a in atoms))
-    return groups
-
-
 def ligand_features(heavy: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
     """Per-atom features and vdW radii of a heavy-atom ligand (see :func:`ligand_heavy_mol`)."""
     n = heavy.GetNumAtoms()
@@ -121,8 +102,6 @@ def ligand_features(heavy: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
         x[i, OFF_RING] = float(atom.IsInRing())
         x[i, OFF_DEG + min(max(atom.GetDegree(), 1), 4) - 1] = 1.0
         x[i, OFF_NH + min(n_h, 3)] = 1.0
-    for group in resonance_partners(heavy):
-        x[group] = x[group].mean(axis=0)
     return x, radius
 
 
@@ -139,10 +118,6 @@ def ligand_bonds(heavy: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
     onehot = np.zeros((len(order), len(BOND_TYPES)), dtype=np.float32)
     if order:
         onehot[np.arange(len(order)), order] = 1.0
-    for group in resonance_partners(heavy):  # the bonds to resonance partners share their order
-        centre = heavy.GetAtomWithIdx(group[0]).GetNeighbors()[0].GetIdx()
-        rows = [k for k, (a, b) in enumerate(zip(src, dst)) if (a == centre and b in group) or (b == centre and a in group)]
-        onehot[rows] = onehot[rows].mean(axis=0)
     return np.asarray([src, dst], dtype=np.int64).reshape(2, -1), onehot
 
 
