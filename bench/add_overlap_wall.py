@@ -22,12 +22,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dockscore.checkpoint import load_model, save_model  # noqa: E402
+from dockscore.checkpoint import load_model, metrics_path, save_model  # noqa: E402
 from dockscore.train import clash_test, evaluate, evaluate_fep, load_complexes  # noqa: E402
-
-
-def metrics_path(checkpoint: Path) -> Path:
-    return checkpoint.with_suffix("").with_suffix(".metrics.json")
 
 
 def checkpoint_extra(path: Path) -> dict:

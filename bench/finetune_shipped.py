@@ -26,14 +26,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dockscore.checkpoint import load_model, save_model  # noqa: E402
+from dockscore.checkpoint import load_model, metrics_path, save_model  # noqa: E402
 from dockscore.cv import SHIPPED_INFERENCE, with_shipped_inference  # noqa: E402
 from dockscore.model import DockScoreEnsemble  # noqa: E402
 from dockscore.train import TrainConfig, calibrate, clash_test, evaluate, evaluate_fep, load_complexes, train  # noqa: E402
-
-
-def metrics_path(checkpoint: Path) -> Path:
-    return checkpoint.with_suffix("").with_suffix(".metrics.json")
 
 
 def main() -> None:

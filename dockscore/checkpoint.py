@@ -18,6 +18,11 @@ def default_model_path(symmetry: str) -> Path:
     return MODELS_DIR / f"dockscore-{symmetry}.safetensors"
 
 
+def metrics_path(checkpoint: str | Path) -> Path:
+    """The metrics JSON written beside a checkpoint (``NAME.safetensors`` -> ``NAME.metrics.json``)."""
+    return Path(checkpoint).with_suffix("").with_suffix(".metrics.json")
+
+
 def save_model(model: DockScoreModel | DockScoreEnsemble, path: str | Path, extra: dict | None = None) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {"config": json.dumps(model.config.to_dict()), "extra": json.dumps(extra or {})}

@@ -54,6 +54,7 @@ def score(
     """Score every pose; the score is a predicted pK (-log10 Kd), higher = tighter binding."""
     import torch
 
+    from dockscore.rank import template_mol as template_molecule
     from dockscore.report import ResultWriter
     from dockscore.scoring import Scorer
 
@@ -69,7 +70,7 @@ def score(
         raise typer.Exit(2)
     try:
         check_outputs([output], [protein, *ligands, *([model] if model else [])])
-        template_mol = _template(template)
+        template_mol = template_molecule(template)
         if device != "cpu" and not torch.cuda.is_available():
             raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
         scorer = Scorer(protein, model=model, symmetry=symmetry, pocket_cutoff=pocket_cutoff, batch_size=batch_size,
@@ -182,6 +183,7 @@ def rank(
     import os
 
     from dockscore.rank import CHOICE_RULE, Grouping, ScorerSpec, ScoreTask, library_files, write_ranking
+    from dockscore.rank import template_mol as template_molecule
     from dockscore.report import check_outputs
 
     if symmetry not in ("e3", "se3"):
@@ -212,7 +214,7 @@ def rank(
             if not torch.cuda.is_available():
                 raise InputError(f"--device {device}: this torch build sees no CUDA device (install a CUDA build of torch, or use --device cpu)")
         if template is not None:
-            _template(template)  # a bad one is one line here, not one per record in the workers
+            template_molecule(template)  # a bad one is one line here, not one per record in the workers
         if group_pattern is not None:
             import re
 
@@ -283,15 +285,6 @@ def rank(
                   + f", {failures} ({_n(made.failures, 'row')})" + "".join(f", {p}" for p in pictures) + f"; store {store}", soft_wrap=True)
     if made.ranked == 0:
         raise typer.Exit(1)
-
-
-def _template(spec: Optional[str]):
-    """The --template molecule (None without one); :class:`InputError` if it is neither a file nor a SMILES."""
-    if spec is None:
-        return None
-    from dockscore.io.pdbqt import read_template
-
-    return read_template(spec)
 
 
 def _protein_note(protein) -> None:

@@ -513,20 +513,22 @@ class DockScoreModel(nn.Module):
         energies = self.head.pair_energies(s, pos, data.radius, data.pair_index, getattr(data, "xs", None)) * self.head.scale
         return self._pose_outputs(data, _PoseIndex.of(data), energies)
 
-    def _cached_forward(self, data, cache: ProteinCache, poses: _Poses | None = None, fixed: tuple | None = None) -> dict[str, torch.Tensor]:
-        """``forward`` with ``cache``; ``poses`` (:meth:`_poses`) and ``fixed`` (``head.pair_terms``)
-        of the batch when an ensemble computed them already for a member of the same settings."""
+    def _cached_forward(self, data, cache: ProteinCache, poses: _Poses | None = None, fixed: tuple | None = None,
+                        geometry: tuple | None = None) -> dict[str, torch.Tensor]:
+        """``forward`` with ``cache``; ``poses`` (:meth:`_poses`), ``fixed`` (``head.pair_terms``) and
+        ``geometry`` (:func:`pair_overlap`) of the batch when an ensemble computed them already for
+        a member of the same settings."""
         if poses is None:
             poses = self._poses(data)
         if fixed is None:
             fixed = self.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None))
         energies = self.head.energies(self._pose_weights(data, poses, cache), *fixed) * self.head.scale
-        return self._pose_outputs(data, poses.index, energies)
+        return self._pose_outputs(data, poses.index, energies, geometry)
 
-    def _pose_outputs(self, data, index: "_PoseIndex", energies: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _pose_outputs(self, data, index: "_PoseIndex", energies: torch.Tensor, geometry: tuple | None = None) -> dict[str, torch.Tensor]:
         """Calibrated pair energies (P, K + 2) plus the fixed overlap wall (into the hard-clash
         column, in pK after calibration), summed per pose and per atom; with each pose's contacts."""
-        d, overlap = pair_overlap(data.pos, data.radius, data.pair_index)
+        d, overlap = geometry if geometry is not None else pair_overlap(data.pos, data.radius, data.pair_index)
         if self.config.overlap_wall:
             clash = TERM_NAMES.index("hard_clash")
             wall = overlap_wall(overlap, self.config.overlap_wall, index.pair_graph, index.num_graphs)
@@ -689,12 +691,13 @@ class DockScoreEnsemble(nn.Module):
             return self._mean(outs)
         if len(cache) != len(self.members):
             raise ValueError("protein cache of another model")
-        poses = fixed = None
+        poses = fixed = geometry = None
         if self._members_share_fixed_parts():
             first = self.members[0]
             poses = first._poses(data)
             fixed = first.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None))
-        outs = [m._cached_forward(data, c, poses, fixed) for m, c in zip(self.members, cache)]
+            geometry = pair_overlap(data.pos, data.radius, data.pair_index)
+        outs = [m._cached_forward(data, c, poses, fixed, geometry) for m, c in zip(self.members, cache)]
         return self._mean(outs)
 
     @staticmethod

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ PROTEIN_1IA1 = EXAMPLES / "1ia1" / "protein.pdb"
 LIGANDS_1IA1 = EXAMPLES / "1ia1" / "ligands.sdf"
 
 torch.set_num_threads(1)
+# Ray's own switch: every node and driver a test starts binds 127.0.0.1, never the machine's address
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 @pytest.fixture(scope="session")

@@ -36,12 +36,18 @@ def test_the_negative_is_the_other_hand_in_the_pocket_in_the_files_atom_order():
     assert float(torch.cdist(pos, protein).min(dim=1).values.max()) < 8.0  # every atom still in the pocket
 
 
-def test_an_achiral_ligand_has_no_negative_and_the_store_is_reused(tmp_path):
+def _pdbbind_tree(tmp_path, names: tuple[str, str]):
+    """A pdbbind-shaped folder of the two bundled complexes (1s3v, then 1ia1) under ``names``."""
     root = tmp_path / "pdbbind"
-    for name, protein, ligand in (("chiral", PROTEIN_1S3V, LIGAND_1S3V), ("achiral", PROTEIN_1IA1, LIGANDS_1IA1)):
+    for name, protein, ligand in zip(names, (PROTEIN_1S3V, PROTEIN_1IA1), (LIGAND_1S3V, LIGANDS_1IA1)):
         (root / name).mkdir(parents=True)
         (root / name / "protein.pdb").write_bytes(protein.read_bytes())
         (root / name / "ligand.sdf").write_bytes(ligand.read_bytes())
+    return root
+
+
+def test_an_achiral_ligand_has_no_negative_and_the_store_is_reused(tmp_path):
+    root = _pdbbind_tree(tmp_path, ("chiral", "achiral"))
     store = tmp_path / "negatives.pt"
     first = enantiomer_negatives(root, ["chiral", "achiral"], store, log=lambda *a: None)
     assert set(first) == {"chiral"} and store.exists()
@@ -75,11 +81,7 @@ def test_size_matched_partners_come_from_other_groups_and_match_size():
 def test_a_non_binder_is_placed_inside_the_pocket_and_the_store_is_reused(tmp_path):
     from dockscore.negatives import nonbinder_poses
 
-    root = tmp_path / "pdbbind"
-    for name, protein, ligand in (("p1", PROTEIN_1S3V, LIGAND_1S3V), ("p2", PROTEIN_1IA1, LIGANDS_1IA1)):
-        (root / name).mkdir(parents=True)
-        (root / name / "protein.pdb").write_bytes(protein.read_bytes())
-        (root / name / "ligand.sdf").write_bytes(ligand.read_bytes())
+    root = _pdbbind_tree(tmp_path, ("p1", "p2"))
     store = tmp_path / "nonbinders.pt"
     placed = nonbinder_poses(root, {"p1": ["p2"]}, store, log=lambda *a: None)
     pos = placed[("p1", "p2")]

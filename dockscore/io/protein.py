@@ -57,11 +57,15 @@ class Protein:
     residue_names: list[str]
     residue_ids: list[str]  # "A:123" or "A:123B" (insertion code kept)
     is_hetero: np.ndarray  # (N,) bool: HETATM (cofactor, ion)
-    dropped: int = 0  # heavy-atom records of the file the reader could not keep (duplicate names)
-    expected: int = 0  # heavy-atom records of the first model (alternate locations counted once)
+    expected: int = 0  # heavy-atom records of the first model (alternate locations counted once; 0: not counted)
 
     def __len__(self) -> int:
         return len(self.elements)
+
+    @property
+    def dropped(self) -> int:
+        """Heavy-atom records of the file the reader could not keep (names repeated in a residue)."""
+        return max(0, self.expected - len(self))
 
 
 def _open_text(path: Path) -> io.StringIO:
@@ -136,7 +140,6 @@ def read_protein(path: str | Path, keep_waters: bool = False) -> Protein:
     protein = Protein(str(path), arr, elements, atom_names, res_names, res_ids, np.asarray(hetero, dtype=bool))
     if not name.endswith((".cif", ".mmcif")):
         protein.expected = _pdb_heavy_atom_records(handle.getvalue(), keep_waters)
-        protein.dropped = max(0, protein.expected - len(protein))
         if protein.dropped > MAX_DROPPED_SHARE * protein.expected:
             raise InputError(f"{path}: the reader kept {len(protein)} of {protein.expected} heavy atoms: atom names repeat within a "
                              "residue (as Open Babel writes them); give each atom of a residue its own name, or convert the file "
