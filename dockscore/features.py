@@ -70,9 +70,60 @@ def ligand_heavy_mol(mol: Chem.Mol) -> Chem.Mol:
     try:
         neutral = _uncharger.uncharge(heavy)
         Chem.SanitizeMol(neutral)
-        return neutral
     except Exception:
         return heavy
+    try:
+        return canonical_resonance_form(neutral)
+    except Exception:
+        return neutral
+
+
+def resonance_partners(heavy: Chem.Mol) -> list[tuple[int, list[int]]]:
+    """(centre, partners) of each group of terminal heteroatoms of one element on one centre with
+    a double bond among them: the oxygens of a carboxylic acid, nitro, sulfonate or phosphate
+    group, the NH / NH2 ends of an amidine or guanidine. Which partner a file draws with the
+    double bond, the charge or the hydrogen is a drawing choice, not chemistry."""
+    groups = []
+    for centre in heavy.GetAtoms():
+        ends: dict[str, list[int]] = {}
+        for nb in centre.GetNeighbors():
+            if nb.GetDegree() == 1 and nb.GetSymbol() in ("O", "N", "S"):
+                ends.setdefault(nb.GetSymbol(), []).append(nb.GetIdx())
+        for atoms in ends.values():
+            if len(atoms) >= 2 and any(heavy.GetBondBetweenAtoms(centre.GetIdx(), a).GetBondType() == Chem.BondType.DOUBLE
+                                       for a in atoms):
+                groups.append((centre.GetIdx(), sorted(atoms)))
+    return groups
+
+
+def canonical_resonance_form(heavy: Chem.Mol) -> Chem.Mol:
+    """One drawing for every resonance form: within each group of :func:`resonance_partners`,
+    the partners' (bond order, charge, hydrogen count) states are dealt out in a fixed order to
+    the partners in atom order, so the double bond always sits on the same partner.
+
+    A drawing, not an average: the features stay those of a drawing the models were trained on
+    (averaging them made features no checkpoint had seen and cost held-out docking; see
+    docs/history.md, "Resonance forms"). Stereo marks on the moved bonds are cleared (a terminal
+    =NH's E/Z is not stereo once hydrogens are gone)."""
+    groups = resonance_partners(heavy)
+    if not groups:
+        return heavy
+    rw = Chem.RWMol(heavy)
+    for centre, partners in groups:
+        bonds = [rw.GetBondBetweenAtoms(centre, a) for a in partners]
+        states = sorted(((b.GetBondTypeAsDouble(), b.GetBondType(), rw.GetAtomWithIdx(a).GetFormalCharge(),
+                          rw.GetAtomWithIdx(a).GetTotalNumHs()) for a, b in zip(partners, bonds)),
+                        key=lambda st: (-st[0], st[2], st[3]))
+        for a, bond, (_, bond_type, charge, n_h) in zip(partners, bonds, states):
+            bond.SetBondType(bond_type)
+            bond.SetStereo(Chem.BondStereo.STEREONONE)
+            atom = rw.GetAtomWithIdx(a)
+            atom.SetFormalCharge(charge)
+            atom.SetNumExplicitHs(n_h)
+            atom.SetNoImplicit(True)
+    out = rw.GetMol()
+    Chem.SanitizeMol(out)
+    return out
 
 
 def ligand_features(heavy: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:

@@ -231,12 +231,6 @@ def _swapped(mol: Chem.Mol, i: int, j: int) -> Chem.Mol:
     return out
 
 
-# Averaging the partners' features made these pass, but on the shipped checkpoints (trained on one
-# drawing's features) it moved test docking top-1 by -0.029 (one complex of 35) in both modes and
-# e3's fep_targets R by -0.014, past the rule fixed before that read: reverted until a model is
-# trained on the averaged features (docs/history.md, "Resonance forms"). Strict: the day they
-# pass, the mark must go.
-@pytest.mark.xfail(strict=True, reason="resonance forms still featurise differently (issue 27, item 6)")
 @pytest.mark.parametrize("group", sorted(RESONANCE))
 def test_resonance_forms_give_the_same_graph_and_score(group, scorers):
     """Moving a carboxylate's charge to its other oxygen changed a score by 0.13 pK (1a30)."""
