@@ -1,14 +1,13 @@
 """Put the overlap wall (dockscore.overlap) on a trained checkpoint and read what it changes.
 
-    python bench/add_overlap_wall.py IN.safetensors OUT.safetensors [--weight 5] [--metal-weight 10]
+    python bench/add_overlap_wall.py IN.safetensors OUT.safetensors [--weight 2]
 
-The walls are fixed terms (no parameter moves), so it can be set on a shipped model. Reads IN's
+The wall is a fixed term (no parameter moves), so it can be set on a shipped model. Reads IN's
 held-out parts (test, fep_targets: scoring R, within-protein rho, docking top-1 on the smina
 decoys; the JACS FEP series) and the clash test on the test split, without and with the wall;
 writes OUT (IN's tensors and metadata, the config's ``overlap_wall`` set) and OUT's metrics JSON
 (IN's report with the new metrics, the old ones under ``metrics_before_overlap_wall``, the
-clash tests under ``clash_test``), and the validation split's clash test (the walls' slopes are
-chosen on it, never on the test split). IN is never written.
+clash tests under ``clash_test``). IN is never written.
 """
 
 from __future__ import annotations
@@ -38,9 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--weight", type=float, default=5.0, help="pK per A of a pose's summed overlap beyond dockscore.overlap.OVERLAP_ALLOWANCE")
-    parser.add_argument("--metal-weight", type=float, default=10.0, help="pK per A that a ligand heavy atom sits inside dockscore.overlap.METAL_CONTACT_FLOOR of a protein metal")
-    parser.add_argument("--validation-only", action="store_true", help="read the validation clash test with and without the walls, write nothing")
+    parser.add_argument("--weight", type=float, default=2.0, help="pK per A of a pose's summed overlap beyond dockscore.overlap.OVERLAP_ALLOWANCE")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pdbbind.pt")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
@@ -52,24 +49,17 @@ def main() -> None:
     model = load_model(args.model)
     by_id = {c.id: c for c in load_complexes(args.cache)}
     test = [by_id[i] for i in split["test"] if i in by_id]
-    if args.validation_only:
-        val = [by_id[i] for i in split["val"] if i in by_id]
-        for weight, metal in ((0.0, 0.0), (args.weight, args.metal_weight)):
-            model.set_overlap_wall(weight, metal)
-            c = clash_test(model, val)
-            print(f"validation clash test, walls {weight:g} / {metal:g}: pushed pose above crystal in {c['pushed_above_crystal']} of {c['complexes']} ({c['failed']})")
-        return
 
     def read(m) -> dict:
         out = {part: evaluate(m, [by_id[i] for i in split[part] if i in by_id]) for part in ("test", "fep_targets")}
         out["fep_series"] = evaluate_fep(m, args.data / "fep" / "jacs_set")
         return out
 
-    model.set_overlap_wall(0.0, 0.0)
+    model.set_overlap_wall(0.0)
     before, clash_before = read(model), clash_test(model, test)
-    model.set_overlap_wall(args.weight, args.metal_weight)
+    model.set_overlap_wall(args.weight)
     after, clash_after = read(model), clash_test(model, test)
-    save_model(model, args.out, extra={**checkpoint_extra(args.model), "overlap_wall": args.weight, "metal_wall": args.metal_weight})
+    save_model(model, args.out, extra={**checkpoint_extra(args.model), "overlap_wall": args.weight})
     report.update({"model_config": model.config.to_dict(), "metrics_before_overlap_wall": before,
                    "metrics": {**report.get("metrics", {}), **after}, "clash_test": {"test split, without the wall": clash_before, "test split, with it": clash_after}})
     metrics_path(args.out).write_text(json.dumps(report, indent=1))

@@ -15,8 +15,3 @@ OVERLAP_ONSET = 1.2
 # pushed 1-2 A into its protein has a median of 5.2 A (94 % over 2 A). It spares a crystal pose's
 # one short contact (a metal, a covalent bond) and a modelled pose's one misplaced substituent.
 OVERLAP_ALLOWANCE = 1.5
-# A: no ligand heavy atom sits closer than this to a protein metal. Coordination bonds are 1.9-2.3 A
-# (the closest of the 636 training + validation crystal poses: 1.75 A); the metals' small X-Score
-# radius makes a ligand pushed onto a zinc overlap it by little (an atom 0.9 A from the zinc is
-# 1 A of overlap), so the overlap wall alone spares it.
-METAL_CONTACT_FLOOR = 1.6

@@ -27,7 +27,7 @@ from torch import nn
 
 from dockscore.features import N_ELEM, NUM_ATOM_FEATURES, OFF_ELEM
 from dockscore.graph import CONTACT_PROTEIN_ELEMENTS, LIGAND_BOND, NUM_EDGE_FEATURES, PROTEIN_BOND, GraphSettings
-from dockscore.overlap import metal_wall, overlap_wall, pair_overlap, pose_contacts
+from dockscore.overlap import overlap_wall, pair_overlap, pose_contacts
 
 SYMMETRIES = ("e3", "se3")
 
@@ -70,9 +70,6 @@ class ModelConfig:
     # (each pair's depth past OVERLAP_ONSET) beyond OVERLAP_ALLOWANCE, added after calibration
     # (0 = off, the models before it); see dockscore.overlap.
     overlap_wall: float = 0.0
-    # Fixed metal wall (dockscore.overlap.metal_wall): pK per A that a ligand heavy atom sits closer
-    # than METAL_CONTACT_FLOOR to a protein metal, added after calibration (0 = off).
-    metal_wall: float = 0.0
 
     def graph_settings(self) -> GraphSettings:
         return GraphSettings(pocket_cutoff=self.pocket_cutoff, contact_cutoff=self.contact_cutoff,
@@ -532,20 +529,16 @@ class DockScoreModel(nn.Module):
         """Calibrated pair energies (P, K + 2) plus the fixed overlap wall (into the hard-clash
         column, in pK after calibration), summed per pose and per atom; with each pose's contacts."""
         d, overlap = geometry if geometry is not None else pair_overlap(data.pos, data.radius, data.pair_index)
-        if self.config.overlap_wall or self.config.metal_wall:
+        if self.config.overlap_wall:
             clash = TERM_NAMES.index("hard_clash")
             wall = overlap_wall(overlap, self.config.overlap_wall, index.pair_graph, index.num_graphs)
-            if self.config.metal_wall:
-                wall = wall + metal_wall(d, data.radius, data.pair_index, self.config.metal_wall)
             energies = torch.cat([energies[:, :clash], energies[:, clash : clash + 1] + wall[:, None], energies[:, clash + 1 :]], dim=-1)
         out = _outputs(index, energies, self.head.offset, self.config.pose_prior_weight, self.element_contacts(data))
         return {**out, **pose_contacts(d, overlap, index.pair_graph, index.num_graphs)}
 
-    def set_overlap_wall(self, weight: float, metal: float | None = None) -> None:
-        """Set the fixed walls of a trained model (pK per A of summed overlap beyond the allowance;
-        ``metal``: pK per A inside the metal contact floor, unchanged when None); no parameter moves."""
-        self.config = replace(self.config, overlap_wall=float(weight),
-                              metal_wall=self.config.metal_wall if metal is None else float(metal))
+    def set_overlap_wall(self, weight: float) -> None:
+        """Set the fixed overlap wall of a trained model (pK per A of summed overlap beyond the allowance; no parameter moves)."""
+        self.config = replace(self.config, overlap_wall=float(weight))
 
     def _poses(self, data) -> _Poses:
         """Per-batch geometry and index maps of the cached path (the same for every model of this config)."""
@@ -712,9 +705,9 @@ class DockScoreEnsemble(nn.Module):
         """The members' mean; pose geometry (the same for every member) is taken as it is."""
         return {key: outs[0][key] if key in GEOMETRY_OUTPUTS else torch.stack([o[key] for o in outs]).mean(0) for key in outs[0]}
 
-    def set_overlap_wall(self, weight: float, metal: float | None = None) -> None:
+    def set_overlap_wall(self, weight: float) -> None:
         for m in self.members:
-            m.set_overlap_wall(weight, metal)
+            m.set_overlap_wall(weight)
         self.config = self.members[0].config
 
     def _members_share_fixed_parts(self) -> bool:

@@ -14,10 +14,7 @@ at full reward inside contact, as Vina's do), and the prior's soft core (PRIOR_R
 protein outscore its crystal pose (27 of 40 held-out complexes for the E(3) model before the
 wall). The wall grows linearly with each pair's overlap past the onset and is added after the
 pK calibration, so its slope is ``ModelConfig.overlap_wall`` pK per A per pair as stated,
-whatever the model learned. A second fixed term, ``ModelConfig.metal_wall`` pK per A, acts on
-ligand atoms closer than :data:`METAL_CONTACT_FLOOR` to a protein metal, which the overlap
-measure under-counts (a metal's radius is small): carbonic anhydrase ligands pushed onto the
-zinc were most of the poses that still outscored their crystal pose behind the overlap wall.
+whatever the model learned.
 """
 
 from __future__ import annotations
@@ -27,8 +24,8 @@ import math
 import numpy as np
 import torch
 
-from dockscore.definitions import METAL_CONTACT_FLOOR, OVERLAP_ALLOWANCE, OVERLAP_ONSET  # noqa: F401  (defined beside the score's units)
-from dockscore.features import METAL_RADIUS
+from dockscore.definitions import OVERLAP_ALLOWANCE, OVERLAP_ONSET  # noqa: F401  (defined beside the score's units)
+
 
 
 def format_length(value: float | None) -> str:
@@ -53,14 +50,6 @@ def overlap_wall(overlap: torch.Tensor, weight: float, pair_graph: torch.Tensor,
     total = torch.zeros(num_graphs, device=overlap.device, dtype=overlap.dtype).index_add(0, pair_graph, excess)
     share = torch.relu(total - OVERLAP_ALLOWANCE) / total.clamp_min(1e-9)
     return -weight * excess * share.index_select(0, pair_graph)
-
-
-def metal_wall(d: torch.Tensor, radius: torch.Tensor, pair_index: torch.Tensor, weight: float) -> torch.Tensor:
-    """(P,) wall energy in pK (<= 0): ``-weight`` per A that a ligand heavy atom sits closer than
-    :data:`METAL_CONTACT_FLOOR` to a protein metal (the protein side of a pair is a metal when it
-    has the metals' radius, :data:`dockscore.features.METAL_RADIUS`, which no other element has)."""
-    metal = (radius.index_select(0, pair_index[1]) - METAL_RADIUS).abs() < 1e-3
-    return -weight * torch.relu(METAL_CONTACT_FLOOR - d) * metal.to(d.dtype)
 
 
 def pose_contacts(d: torch.Tensor, overlap: torch.Tensor, pair_graph: torch.Tensor, num_graphs: int) -> dict[str, torch.Tensor]:
