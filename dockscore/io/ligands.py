@@ -170,8 +170,21 @@ def _record_from_mol2(source: str, index: int, text: str) -> LigandRecord:
     if mol is None:
         record.error = "cannot parse MOL2 record"
         return record
+    implicit_h = all(atom.GetAtomicNum() != 1 for atom in mol.GetAtoms())
+    if implicit_h:
+        # A heavy-atom MOL2 (PLANTS without -H, PDB ligand exports): its hydrogens are implicit, as
+        # in an SD file. RDKit's MOL2 reader takes every hydrogen as written, so it charges an NH2
+        # as N(2-) and calls unfilled valences radicals: undo those negative charges and let the
+        # valence fill (positive ones, an N.4, stand; ligand charges are normalised for features).
+        for atom in mol.GetAtoms():
+            atom.SetNoImplicit(False)
+            if atom.GetFormalCharge() < 0:
+                atom.SetFormalCharge(0)
     mol.SetProp("_Name", name)
-    return _finish(record, mol)
+    record = _finish(record, mol)
+    if implicit_h and record.mol is not None:  # the reader set no stereo on centres whose H is implicit
+        Chem.AssignStereochemistryFrom3D(record.mol)
+    return record
 
 
 def _record_from_pdbqt(source: str, index: int, text: str, template: Chem.Mol | None) -> LigandRecord:
