@@ -96,9 +96,22 @@ def test_dummy_atom(tmp_path, element, label):
     assert pose_problem(record.mol) == f"dummy atom '{label}' at atom 1"
 
 
-def test_radicals_from_a_mol2_without_hydrogens(tmp_path):
+def test_a_mol2_without_hydrogens_has_implicit_ones(tmp_path):
+    """A heavy-atom MOL2 reads as a heavy-atom SD file does (issue 27: PLANTS, PDB exports)."""
     path = tmp_path / "noH.mol2"
     path.write_text(MOL2_WITHOUT_H)
+    record = next(iter_ligands(path))
+    assert record.ok and Chem.MolToSmiles(record.mol) == "CC(C)O"
+    assert pose_problem(record.mol) is None
+
+
+def test_radicals_from_a_mol2_with_some_hydrogens_missing(tmp_path):
+    """Only the hydroxyl H written (a polar-H file): the carbons' missing H are radicals, said so."""
+    atoms, bonds = MOL2_WITHOUT_H.split("@<TRIPOS>BOND")
+    polar_h = (atoms.replace("4 3 0 0 0", "5 4 0 0 0") + "5 H5 -1.1850 -1.8677 0.2892 H 1 LIG 0.0000\n"
+               + "@<TRIPOS>BOND" + bonds + "4 4 5 1\n")
+    path = tmp_path / "polarH.mol2"
+    path.write_text(polar_h)
     record = next(iter_ligands(path))
     assert record.ok
     assert pose_problem(record.mol) == "3 atoms with unpaired electrons (radicals): hydrogens missing?"
