@@ -18,7 +18,7 @@ ligand's heavy atoms, H added by RDKit, prepared by meeko (Vina randomises posit
 orientation and torsions; rings keep the crystal geometry, as in redocking); box = crystal
 ligand extent + 8 A; exhaustiveness 8, 9 poses within 3 kcal/mol, seed 0. Labels: RDKit's
 symmetry-aware heavy-atom RMSD to ligand.sdf without fitting (the shared decoys' ``rmsd_recomputed``).
-Only complexes without decoys.sdf are docked, of models/split.json's training part by default.
+Only complexes without decoys.sdf are docked, of dockscore/models/split.json's training part by default.
 ``--part test fep_targets`` docks the held-out complexes without decoys the same way, for a
 larger held-out docking test (bench/compare_vina.py --redocked); those never enter training.
 ``--scoring vinardo`` docks with Vinardo instead (into its own --out folder): decoys that are
@@ -247,8 +247,8 @@ def main() -> None:
     m.add_argument("out", type=Path)
     m.add_argument("--docked", type=Path, default=ROOT / ".cache" / "train_docked")
     for p in (d, m):
-        p.add_argument("--split", type=Path, default=ROOT / "models" / "split.json")
-        p.add_argument("--part", nargs="+", default=["train"], help="models/split.json parts (default: train)")
+        p.add_argument("--split", type=Path, default=ROOT / "dockscore" / "models" / "split.json")
+        p.add_argument("--part", nargs="+", default=["train"], help="dockscore/models/split.json parts (default: train)")
     args = parser.parse_args()
     dock(args) if args.cmd == "dock" else merge(args)
 

@@ -1,6 +1,6 @@
 """Validation of `dockscore enantiomers` on real crystal complexes not trained on.
 
-For every held-out PDBbind complex (val, test and FEP-target proteins in models/split.json)
+For every held-out PDBbind complex (val, test and FEP-target proteins in dockscore/models/split.json)
 whose crystal ligand is chiral: compare the crystal form and its enantiomer under the model with
 the CLI's procedure and defaults, under each start protocol (``anchored``: the input form from
 its own pose, the enantiomer from its mirror images; ``symmetric``: both from the same
@@ -60,11 +60,11 @@ def main() -> None:
     parser.add_argument("--cv", type=Path, default=None, metavar="RUN_DIR",
                         help="cross-validated recovery of a recipe: training-split ligands, each by its own fold model")
     parser.add_argument("--write-calibration", action="store_true",
-                        help="write each mode's per-protocol figures beside its shipped checkpoint (models/NAME.enantiomers.json), "
+                        help="write each mode's per-protocol figures beside its shipped checkpoint (dockscore/models/NAME.enantiomers.json), "
                              "where dockscore enantiomers reads the flag's measured precision")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    split = json.loads((ROOT / "models" / "split.json").read_text())
+    split = json.loads((ROOT / "dockscore" / "models" / "split.json").read_text())
     ids = [(name, i) for name in ("test", "fep_targets", "val") for i in split[name] if args.ids is None or i in args.ids]
     if args.cv is not None:  # the held-out ligands stay unread: only training-split complexes, by fold
         folds = json.loads((args.cv / "folds.json").read_text())["folds"]

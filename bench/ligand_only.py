@@ -2,7 +2,7 @@
 
 A ridge regression on RDKit's 2D descriptors of the ligand (about 200: size, polarity, logP,
 counts of rings and functional groups), fitted on the same training complexes as dockscore
-(`models/split.json`), its penalty chosen on the validation proteins. A structure-based scorer
+(`dockscore/models/split.json`), its penalty chosen on the validation proteins. A structure-based scorer
 that cannot beat this is memorising ligand chemistry, not reading the pocket.
 
     python bench/ligand_only.py [--data ../shared/data]     # prints held-out figures
@@ -66,7 +66,7 @@ def _pdbbind_set(data: Path, ids: list[str], labels: dict) -> tuple[np.ndarray, 
 
 def fit_ligand_only(data: Path) -> tuple[LigandOnlyRidge, dict]:
     """Fit on the training split, choose the penalty by validation Pearson R; returns the model and its figures."""
-    split = json.loads((ROOT / "models" / "split.json").read_text())
+    split = json.loads((ROOT / "dockscore" / "models" / "split.json").read_text())
     labels = {row["id"]: float(row["pK"]) for row in csv.DictReader(open(data / "pdbbind" / "index.csv"))}
     sets = {name: _pdbbind_set(data, split[name], labels) for name in ("train", "val", "test", "fep_targets")}
     val_r = {a: pearson(LigandOnlyRidge(a).fit(*sets["train"]).predict(sets["val"][0]), sets["val"][1]) for a in ALPHAS}

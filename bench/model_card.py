@@ -1,16 +1,16 @@
 """Finish a trained checkpoint for shipping: FEP-series evaluation (CPU), split file, model card.
 
     python bench/model_card.py CHECKPOINT METRICS_JSON --name dockscore-e3 [--seeds m1.json m2.json ...]
-    python bench/model_card.py models/dockscore-e3.safetensors models/dockscore-e3.metrics.json --name dockscore-e3
+    python bench/model_card.py dockscore/models/dockscore-e3.safetensors dockscore/models/dockscore-e3.metrics.json --name dockscore-e3
         (re-render the shipped card after editing its sources or a comparison)
 
-Copies the checkpoint to models/NAME.safetensors, adds the FEP-series figures to the metrics,
-writes models/NAME.metrics.json, models/split.json and models/NAME.md. The card is a fixed
+Copies the checkpoint to dockscore/models/NAME.safetensors, adds the FEP-series figures to the metrics,
+writes dockscore/models/NAME.metrics.json, dockscore/models/split.json and dockscore/models/NAME.md. The card is a fixed
 template (PyTorch Hub / Hugging Face shape: intended use, data and split, recipe, one metrics
 table against the baselines and Vina, where it loses, how to reproduce). Generated parts come
 from the metrics JSON (split, recipe, per-split figures, seeds) and from the compare_vina.py runs
 in bench/results/ (the metrics table; comparison.json and the held-out docking reads listed in
-DOCKING_READS). Hand-written parts are tracked in models/cards/NAME/: summary.md,
+DOCKING_READS). Hand-written parts are tracked in dockscore/models/cards/NAME/: summary.md,
 intended-use.md, recipe.md, where-it-loses.md, reproduce.md (each optional) and command.txt
 (the training command line). tests/test_model_cards.py checks each shipped card equals its render.
 """
@@ -217,11 +217,11 @@ def render_card(name: str, metrics: Path, out: Path, comparison_path: Path | Non
                 seeds: list[Path] = (), sections_dir: Path | None = None, command: str | None = None) -> str:
     """Write the card of ``name`` to ``out`` from its metrics JSON, the compare_vina runs beside
     ``comparison_path`` (default: the model's run in bench/results, COMPARISON_OF) and its tracked
-    sources in ``sections_dir`` (default models/cards/NAME)."""
+    sources in ``sections_dir`` (default dockscore/models/cards/NAME)."""
     if comparison_path is None:
         comparison_path = ROOT / "bench" / "results" / COMPARISON_OF.get(name, "comparison.json")
     report = json.loads(Path(metrics).read_text())
-    sources = sections_dir or ROOT / "models" / "cards" / name
+    sources = sections_dir or ROOT / "dockscore" / "models" / "cards" / name
     if command is None:
         command = _source(sources, "command.txt") or "bench/train_shipped.sh"
     m, sym = report["metrics"], report["symmetry"]
@@ -238,14 +238,14 @@ def render_card(name: str, metrics: Path, out: Path, comparison_path: Path | Non
     lines += [_source(sources, "summary.md") or "", ""]
     lines += [f"**Output** predicted binding affinity, pK = −log10(Kd/M), higher = tighter binding. **Symmetry** "
               + ("E(3): blind to rotation, translation and reflection." if sym == "e3" else "SE(3): blind to rotation and translation, not to reflection.")
-              + f" **Files** `models/{name}.safetensors`, `.metrics.json`.", ""]
+              + f" **Files** `dockscore/models/{name}.safetensors`, `.metrics.json`.", ""]
     if _source(sources, "intended-use.md"):
         lines += ["## Intended use", "", _source(sources, "intended-use.md"), ""]
     lines += ["## Data and split", "",
               "PDBbind-derived complexes (pocket, crystal ligand, pK; smina decoys for 303), heavy atoms only, split **by protein "
               "(UniProt)**: the 8 JACS FEP targets' proteins held out whole, the rest in protein groups "
               f"(train {len(split['train'])}, val {len(split['val'])}, test {len(split['test'])}, fep_targets {len(split['fep_targets'])}; "
-              "`models/split.json`). Every benchmark below is on proteins never trained on.", "",
+              "`dockscore/models/split.json`). Every benchmark below is on proteins never trained on.", "",
               "## Recipe", "",
               f"- Score = offset + learned Vina-shaped pair terms + a fixed hard-clash term{prior}.",
               f"- Losses: {_losses(tcfg, sym)}.",
@@ -261,11 +261,11 @@ def render_card(name: str, metrics: Path, out: Path, comparison_path: Path | Non
     if _source(sources, "recipe.md"):
         lines += [_source(sources, "recipe.md")]
     lines += ["", "## Metrics", "",
-              "Same poses for every tool (`bench/compare_vina.py`, `bench/results/comparison*.json`, [docking-power.md](../docs/docking-power.md)); "
+              "Same poses for every tool (`bench/compare_vina.py`, `bench/results/comparison*.json`, [docking-power.md](../../docs/docking-power.md)); "
               "[95 % interval]; docking: top pose within 2 Å, crystal excluded; the ridge reads no protein; last column paired, "
               "then complexes only this model / only Vina gets right.", "",
               metrics_table(name, comparison_path), "",
-              "Its own split (crystal poses; docking on the shared smina decoys; per FEP series: [benchmarks.md](../docs/benchmarks.md)):",
+              "Its own split (crystal poses; docking on the shared smina decoys; per FEP series: [benchmarks.md](../../docs/benchmarks.md)):",
               "", split_table(m, "element_contacts" in report)]
     lines += physical_validity_lines(report, name)
     if report.get("members"):
@@ -286,13 +286,13 @@ def main() -> None:
     parser.add_argument("metrics", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--command", default=None, help="training command line (default: models/cards/NAME/command.txt)")
-    parser.add_argument("--sections-dir", type=Path, default=None, help="hand-written sources (default: models/cards/NAME)")
+    parser.add_argument("--command", default=None, help="training command line (default: dockscore/models/cards/NAME/command.txt)")
+    parser.add_argument("--sections-dir", type=Path, default=None, help="hand-written sources (default: dockscore/models/cards/NAME)")
     parser.add_argument("--comparison", type=Path, default=None, help="the compare_vina.py run (default: the model's, COMPARISON_OF)")
     parser.add_argument("--seeds", type=Path, nargs="*", default=[], help="metrics JSONs of the same recipe, other seeds")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    models = ROOT / "models"
+    models = ROOT / "dockscore" / "models"
     target = models / f"{args.name}.safetensors"
     if args.checkpoint.resolve() != target.resolve():
         shutil.copyfile(args.checkpoint, target)

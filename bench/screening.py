@@ -12,7 +12,7 @@ local-opt, the heavy-atom count), all with "higher score = ranked better" (Vina:
     missing (one process; ``--dude-decoys-per-active`` sets the sample size);
 * XIAP (100 docked DUD-E actives with measured Kd/Ki/IC50, no decoys): Spearman rho of the score
   against the measured pK instead (ranking power, not screening);
-* clash test (``--clash``, on by default): on the held-out test complexes of models/split.json,
+* clash test (``--clash``, on by default): on the held-out test complexes of dockscore/models/split.json,
   the crystal ligand pushed rigidly into the protein (26 grid directions x 1.0 / 1.5 / 2.0 A),
   keeping the poses that clash (closest ligand-protein heavy-atom distance < 1.5 A and >= 3 ligand
   heavy atoms within 2.2 A of a protein heavy atom); per tool (dockscore models, Vina score-only),
@@ -321,7 +321,7 @@ def clash_test(data: Path, models: dict, args) -> dict:
     from dockscore.scoring import Scorer
 
     t0 = time.time()
-    ids = json.loads((ROOT / "models" / "split.json").read_text())["test"]
+    ids = json.loads((ROOT / "dockscore" / "models" / "split.json").read_text())["test"]
     tools = list(models) + ([] if args.skip_vina else [VINA_SO])
     per_complex, timing = {}, {t: 0.0 for t in tools}
     vina_cached = vina_computed = 0
@@ -466,7 +466,7 @@ def main() -> None:
         "run": f"bench/screening.py on {time.strftime('%Y-%m-%d %H:%M')}, one process, 1 torch thread",
         "git_head": git_head(),
         "models": {name: {"checkpoint": path, "sha256_16": file_hash(Path(path))} for name, path in checkpoints.items()},
-        "split_sha256_16": file_hash(ROOT / "models" / "split.json"),
+        "split_sha256_16": file_hash(ROOT / "dockscore" / "models" / "split.json"),
         "vina": vina_version() if not args.skip_vina else "skipped",
         "conventions": "higher score = better (Vina: -kcal/mol); EF in x random at the top round(f * N) ligands, ties by "
                        "expectation; BEDROC alpha 80.5; a failed pose = the tool's worst score (counted in n_failed)",

@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 from dockscore.errors import InputError
 from dockscore.model import DockScoreEnsemble, DockScoreModel, ModelConfig
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parent / "models"  # package data: a wheel ships them
 
 
 def default_model_path(symmetry: str) -> Path:

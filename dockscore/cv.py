@@ -30,7 +30,7 @@ from dockscore.benchmark import compute_metrics
 from dockscore.negatives import nonbinder_store
 
 ROOT = Path(__file__).resolve().parent.parent
-SPLIT_PATH = ROOT / "models" / "split.json"
+SPLIT_PATH = Path(__file__).resolve().parent / "models" / "split.json"
 
 # Pocket similarity: residues of protein.pdb (amino acids, file order), cut into segments at chain
 # breaks and numbering gaps; two pockets are near-identical when at least MERGE_CONTAINMENT of the

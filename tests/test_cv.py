@@ -173,7 +173,7 @@ def test_cv_driver_smoke(tmp_path):
                                      "enantiomer_weight": 1.0, "nonbinder_weight": 1.0, "clash_negatives": True}, element_contacts=12.0)
     folds = json.loads((out / "folds.json").read_text())
     tested = [i for f in folds["folds"] for i in f]
-    split = json.loads((ROOT / "models" / "split.json").read_text())
+    split = json.loads((ROOT / "dockscore" / "models" / "split.json").read_text())
     assert len(tested) == len(set(tested)) == report["cv"]["pool"] > 0
     assert not set(tested) & (set(split["test"]) | set(split["fep_targets"]))
     assert [f["fold"] for f in report["folds"]] == [0, 1]

@@ -206,7 +206,7 @@ def test_pose_prior_weight_survives_a_checkpoint_and_old_checkpoints_load_unweig
     save_model(model, tmp_path / "m.safetensors")
     assert load_model(tmp_path / "m.safetensors").config.pose_prior_weight == 2.0
     for name in ("dockscore-e3", "dockscore-se3"):  # checkpoints written before the option: stored config without it
-        with safe_open(str(Path(__file__).parent.parent / "models" / f"{name}.safetensors"), framework="pt") as handle:
+        with safe_open(str(Path(__file__).parent.parent / "dockscore" / "models" / f"{name}.safetensors"), framework="pt") as handle:
             stored = json.loads(handle.metadata()["config"])
         assert load_model(symmetry=name.split("-")[1]).config.pose_prior_weight == stored.get("pose_prior_weight", 1.0)
 
