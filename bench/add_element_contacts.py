@@ -2,7 +2,7 @@
 
     python bench/add_element_contacts.py IN.safetensors OUT.safetensors [--cutoff 12]
 
-Fits the term (dockscore.contacts: ridge on the model's residuals, penalty chosen on UniProt-grouped
+Fits the term (dockscore.training.contacts: ridge on the model's residuals, penalty chosen on UniProt-grouped
 inner folds) on the train + val complexes of IN's split (its metrics JSON beside it), then reads
 the held-out parts (test, fep_targets, the JACS FEP series) with and without it. Writes OUT and
 OUT's metrics JSON: IN's report with the new metrics, the old ones under
@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dockscore.checkpoint import load_model, metrics_path, save_model  # noqa: E402
-from dockscore.contacts import DEFAULT_CUTOFF, fit_element_contacts  # noqa: E402
-from dockscore.train import evaluate, evaluate_fep, load_complexes  # noqa: E402
+from dockscore.training.contacts import DEFAULT_CUTOFF, fit_element_contacts  # noqa: E402
+from dockscore.training.evaluate import evaluate, evaluate_fep  # noqa: E402
+from dockscore.training.data import load_complexes  # noqa: E402
 
 
 def main() -> None:

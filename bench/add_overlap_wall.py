@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dockscore.checkpoint import load_model, metrics_path, save_model  # noqa: E402
-from dockscore.train import clash_test, evaluate, evaluate_fep, load_complexes  # noqa: E402
+from dockscore.training.evaluate import clash_test, evaluate, evaluate_fep  # noqa: E402
+from dockscore.training.data import load_complexes  # noqa: E402
 
 
 def checkpoint_extra(path: Path) -> dict:

@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from dockscore.benchmark import compute_metrics, dockscore_scorer, paired_difference, run_benchmark  # noqa: E402
+from dockscore.evaluation.benchmark import compute_metrics, dockscore_scorer, paired_difference, run_benchmark  # noqa: E402
 from dockscore.io.ligands import iter_ligands  # noqa: E402
 
 
@@ -80,7 +80,7 @@ def vina_scorer(padding: float = 12.0, local_opt: bool = False):
 def dockscore_local_opt_scorer(model_path: str, steps: int = 30):
     """dockscore's counterpart of Vina local-opt: each pose relaxed in the model's own field
     (rigid body + torsions, `dockscore minimize`), scored there; the RMSD label of the input pose is kept."""
-    from dockscore.benchmark import protein_scorers
+    from dockscore.evaluation.benchmark import protein_scorers
     from dockscore.checkpoint import load_model
     from dockscore.errors import InputError
     from dockscore.optimize import optimize_pose

@@ -201,7 +201,7 @@ def dock(args: argparse.Namespace) -> None:
 
 def merge(args: argparse.Namespace) -> None:
     from dockscore.io.ligands import iter_ligands
-    from dockscore.train import load_complexes, save_complexes
+    from dockscore.training.data import load_complexes, save_complexes
 
     complexes = load_complexes(args.cache)
     split = json.loads(args.split.read_text())

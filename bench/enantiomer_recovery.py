@@ -156,7 +156,7 @@ def fold_model(run_dir: Path, fold: str, symmetry: str, loaded: dict):
     """The CV fold's model with the shipped inference settings (loaded once per fold)."""
     if fold not in loaded:
         from dockscore.checkpoint import load_model
-        from dockscore.cv import with_shipped_inference
+        from dockscore.training.cv import with_shipped_inference
 
         loaded[fold] = with_shipped_inference(load_model(run_dir / fold / f"dockscore-{symmetry}.safetensors"))
     return loaded[fold]

@@ -27,9 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dockscore.checkpoint import load_model, metrics_path, save_model  # noqa: E402
-from dockscore.cv import SHIPPED_INFERENCE, with_shipped_inference  # noqa: E402
+from dockscore.training.cv import SHIPPED_INFERENCE, with_shipped_inference  # noqa: E402
 from dockscore.model import DockScoreEnsemble  # noqa: E402
-from dockscore.train import TrainConfig, calibrate, clash_test, evaluate, evaluate_fep, load_complexes, train  # noqa: E402
+from dockscore.training.loop import TrainConfig, train  # noqa: E402
+from dockscore.training.evaluate import calibrate, clash_test, evaluate, evaluate_fep  # noqa: E402
+from dockscore.training.data import load_complexes  # noqa: E402
 
 
 def main() -> None:

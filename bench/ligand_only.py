@@ -18,45 +18,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from rdkit import Chem, RDLogger
-from rdkit.Chem import Descriptors
+from rdkit import Chem
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dockscore.io.ligands import iter_ligands  # noqa: E402
-from dockscore.metrics import pearson, spearman  # noqa: E402
-from dockscore.train import FEP_TARGETS  # noqa: E402
-
-ALPHAS = tuple(10.0**k for k in range(-1, 6))
-
-
-def descriptors(mol: Chem.Mol) -> np.ndarray:
-    RDLogger.DisableLog("rdApp.*")
-    heavy = Chem.RemoveHs(mol)
-    values = [fn(heavy) for _, fn in Descriptors._descList]
-    return np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-
-
-class LigandOnlyRidge:
-    """Standardised descriptors -> ridge (closed form). Clipped standard scores keep a few
-    unbounded descriptors (e.g. Ipc) from dominating an unseen ligand's prediction."""
-
-    def __init__(self, alpha: float) -> None:
-        self.alpha = alpha
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "LigandOnlyRidge":
-        self.mu, self.sd = X.mean(0), X.std(0) + 1e-9
-        Z = self._z(X)
-        self.y0 = y.mean()
-        self.w = np.linalg.solve(Z.T @ Z + self.alpha * np.eye(Z.shape[1]), Z.T @ (y - self.y0))
-        return self
-
-    def _z(self, X: np.ndarray) -> np.ndarray:
-        return np.clip((X - self.mu) / self.sd, -5, 5)
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self._z(X) @ self.w + self.y0
+from dockscore.evaluation.metrics import pearson, spearman  # noqa: E402
+from dockscore.training.baselines import ALPHAS, LigandOnlyRidge, descriptors  # noqa: E402
+from dockscore.training.evaluate import FEP_TARGETS  # noqa: E402
 
 
 def _pdbbind_set(data: Path, ids: list[str], labels: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from dockscore.checkpoint import load_model, save_model  # noqa: E402
 from dockscore.model import DockScoreEnsemble  # noqa: E402
-from dockscore.train import evaluate, evaluate_fep, load_complexes  # noqa: E402
+from dockscore.training.evaluate import evaluate, evaluate_fep  # noqa: E402
+from dockscore.training.data import load_complexes  # noqa: E402
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dockscore.checkpoint import load_model  # noqa: E402
-from dockscore.train import evaluate_fep  # noqa: E402
+from dockscore.training.evaluate import evaluate_fep  # noqa: E402
 
 
 def seed_line(members: list[tuple[int, dict]], ensemble: dict | None = None) -> str:

@@ -5,7 +5,7 @@ local-opt, the heavy-atom count), all with "higher score = ranked better" (Vina:
 
 * screening, per target: EF1 % and EF5 % (enrichment factor at the top 1 % / 5 % of the ranked
   list, in "x random": 1 = random), BEDROC (alpha 80.5, Truchon & Bayly 2007; 0..1) and ROC AUC
-  (0..1), from ``dockscore.benchmark.screening_metrics`` (ties broken by expectation):
+  (0..1), from ``dockscore.evaluation.benchmark.screening_metrics`` (ties broken by expectation):
   - DEKOIS 2.0 ACHE and PPARA: all 40 docked actives and all 1,200 docked decoys each;
   - DUD-E fabp4 and inha: the poses bench/dock_dude.py wrote to .cache/dude (all actives, a seeded
     sample of decoys; the sample is printed and stored). ``--dock-dude`` docks them first when
@@ -53,9 +53,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from dockscore.benchmark import screening_metrics, to_pk  # noqa: E402
+from dockscore.evaluation.metrics import screening_metrics  # noqa: E402
+from dockscore.evaluation.benchmark import to_pk  # noqa: E402
 from dockscore.io.ligands import iter_ligands  # noqa: E402
-from dockscore.metrics import spearman  # noqa: E402
+from dockscore.evaluation.metrics import spearman  # noqa: E402
 from dockscore.overlap import PUSH_DIRECTIONS, pushed_into_protein  # noqa: E402
 
 CACHE = ROOT / ".cache" / "screening"

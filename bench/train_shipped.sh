@@ -13,7 +13,7 @@
 set -euo pipefail
 runs=${1:-runs}
 mkdir -p "$runs" .cache
-[ -f .cache/pdbbind.pt ] || python -c "from pathlib import Path; from dockscore.train import load_pdbbind, save_complexes; \
+[ -f .cache/pdbbind.pt ] || python -c "from pathlib import Path; from dockscore.training.data import load_pdbbind, save_complexes; \
 save_complexes(load_pdbbind(Path('../shared/data/pdbbind')), Path('.cache/pdbbind.pt'))"
 train() {  # symmetry seed epochs [options]
   PYTHONUNBUFFERED=1 dockscore train --symmetry "$1" --seed "$2" --epochs "$3" "${@:4}" --cache .cache/pdbbind.pt \

@@ -1,15 +1,14 @@
-"""The `dockscore` command line: a thin layer over :mod:`dockscore.scoring` and :mod:`dockscore.train`."""
+"""The `dockscore` command line: a thin layer over :mod:`dockscore.scoring` and :mod:`dockscore.training.loop`."""
 
 from __future__ import annotations
 
-import gzip
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dockscore.definitions import OVERLAP_ALLOWANCE, OVERLAP_ONSET, POSE_SCORE_MEANING, SCORE_MEANING, SCORE_UNIT
@@ -759,7 +758,7 @@ def benchmark(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the 95 % intervals."),
 ) -> None:
     """Scoring, ranking, docking and screening power on your own data, with bootstrap 95 % intervals."""
-    from dockscore.benchmark import compute_metrics, dockscore_scorer, plot, run_benchmark, write_metrics
+    from dockscore.evaluation.benchmark import compute_metrics, dockscore_scorer, plot, run_benchmark, write_metrics
 
     if symmetry not in ("e3", "se3"):
         errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
@@ -841,14 +840,14 @@ def train(
     name: Optional[str] = typer.Option(None, help="Checkpoint name (default dockscore-SYMMETRY)."),
     cv: int = typer.Option(0, "--cv", min=0, help="K-fold cross-validation over protein groups (UniProt, merged across near-identical pockets) of train + val in models/split.json (test and fep_targets held out): one model per fold with this recipe, epochs chosen on an inner validation of the training groups; fold models and the CV table (cv.json, cv.md, cv.csv, with baselines) go to --out. 0 = off."),
     cv_seed: int = typer.Option(0, "--cv-seed", help="Seed of the CV fold assignment."),
-    element_contacts: float = typer.Option(0.0, "--element-contacts", min=0.0, help="Reach in A of the element-contact affinity term fitted after training (ridge on the training residuals; dockscore.contacts; 12 = RF-Score's, the one measured); with --cv, also scored as dockscore_contacts. 0 = off (the shipped e3 recipe)."),
+    element_contacts: float = typer.Option(0.0, "--element-contacts", min=0.0, help="Reach in A of the element-contact affinity term fitted after training (ridge on the training residuals; dockscore.training.contacts; 12 = RF-Score's, the one measured); with --cv, also scored as dockscore_contacts. 0 = off (the shipped e3 recipe)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N complexes of index.csv (smoke runs; applies when parsing, not when reading an existing --cache)."),
 ) -> None:
     """Train a model on PDBbind complexes (protein-wise split) and write it with its held-out metrics; with --cv K, cross-validate the recipe."""
     import torch
 
     from dockscore.model import ModelConfig
-    from dockscore.train import run_training
+    from dockscore.training.loop import run_training
 
     torch.set_num_threads(max(1, threads))
     model_config = ModelConfig(symmetry=symmetry, vectors=vectors, vina_prior=vina_prior, prior_overlap_cap=prior_overlap_cap or None,
@@ -858,7 +857,7 @@ def train(
                  "clash_negatives": clash_negatives}
     try:
         if cv:
-            from dockscore.cv import run_cv
+            from dockscore.training.cv import run_cv
 
             run_cv(data, out, k=cv, cv_seed=cv_seed, symmetry=symmetry, epochs=epochs, seed=seed, model_config=model_config,
                    train_overrides=overrides, cache=cache, limit=limit, device=device, time_budget_s=time_budget, name=name,

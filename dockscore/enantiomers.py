@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from rdkit import Chem
-from rdkit.Chem import AllChem, rdMolAlign  # noqa: F401  (Chem.rdMolAlign)
+from rdkit.Chem import AllChem
 from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnumerationOptions
 
 from dockscore.errors import InputError

@@ -15,7 +15,8 @@ from rdkit import Chem
 from rdkit.Chem import rdDepictor
 from rdkit.Chem.Draw import rdMolDraw2D
 
-from dockscore.scoring import SCORE_UNIT, PoseScore
+from dockscore.definitions import SCORE_UNIT
+from dockscore.scoring import PoseScore
 
 FAVOURABLE = (0.10, 0.62, 0.32)  # green: adds to the predicted pK
 UNFAVOURABLE = (0.84, 0.19, 0.15)  # red: costs pK

@@ -17,7 +17,7 @@ from torch_geometric.data import Data
 from dockscore.errors import InputError
 from dockscore.features import BOND_TYPES, OFF_ELEM, ligand_bonds, ligand_features, ligand_heavy_mol, protein_features, xs_types
 from dockscore.io.protein import Protein
-from dockscore.neighbors import radius_graph, radius_pairs
+from dockscore.neighbors import radius_graph
 
 # Edge types (one-hot in edge_attr[:, :4]); bond orders follow in edge_attr[:, 4:].
 LIGAND_BOND, LIGAND_NONBONDED, LIGAND_PROTEIN, PROTEIN_BOND = range(4)
@@ -35,7 +35,7 @@ class GraphSettings:
     pocket_cutoff: float = 8.0  # protein atoms within this of any ligand heavy atom form the pocket; also the interaction-term cutoff
     contact_cutoff: float = 4.5  # non-bonded message-passing edges
     max_ligand_atoms: int = 200  # refuse larger "ligands" (peptides, whole proteins) with a clear message
-    # Reach of the element-contact affinity term (dockscore.contacts): each ligand atom's smoothly
+    # Reach of the element-contact affinity term (dockscore.training.contacts): each ligand atom's smoothly
     # switched count of protein C, N, O and S atoms within it, as ``element_env`` (None = not built).
     element_contact_cutoff: float | None = None
 

@@ -60,9 +60,9 @@ class ModelConfig:
     # the pose sense (w = 1: the pose score is the score). See POSE_SCORE_NOTE.
     pose_prior_weight: float = 1.0
     # Weight of the learned correction at inference (1 = as trained, 0 = the prior alone): a
-    # shrinkage toward the physics, chosen by protein-grouped CV (dockscore.cv), no parameter moves.
+    # shrinkage toward the physics, chosen by protein-grouped CV (dockscore.training.cv), no parameter moves.
     correction_weight: float = 1.0
-    # Reach (A) of the element-contact affinity term (dockscore.contacts; None = off): a linear
+    # Reach (A) of the element-contact affinity term (dockscore.training.contacts; None = off): a linear
     # correction on ligand-element x protein-element contact counts, fitted in closed form to the
     # training residuals after training. See ELEMENT_CONTACTS_NOTE.
     element_contact_cutoff: float | None = None
@@ -290,7 +290,7 @@ def prior_hard_wall(model: nn.Module):
 def learned_correction_off(model: nn.Module):
     """Only the fixed terms (hard clash and the Vina-typed prior) for the duration: the learned
     pair energies are zero, so score = offset + scale x (clash + prior). This is "the prior
-    alone", the baseline a learned correction must beat on the same complexes (dockscore.cv)."""
+    alone", the baseline a learned correction must beat on the same complexes (dockscore.training.cv)."""
     return _heads_set(model, "correction_weight", 0.0)
 
 

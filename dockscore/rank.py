@@ -24,7 +24,8 @@ from rdkit import Chem
 
 from dockscore.errors import InputError
 from dockscore.io.ligands import SUPPORTED, LigandRecord, RawRecord, iter_raw_records, parse_raw
-from dockscore.overlap import OVERLAP_ALLOWANCE, format_length
+from dockscore.definitions import OVERLAP_ALLOWANCE
+from dockscore.overlap import format_length
 from dockscore.store import COMPARE_JOB, ComparisonRow, PoseRow, ResultStore, file_fingerprint
 
 TITLE = "title"  # --group-by default: the record's first line (its name)
@@ -606,7 +607,7 @@ def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500,
     import csv
 
     from dockscore.report import AtomicOutput
-    from dockscore.scoring import SCORE_UNIT
+    from dockscore.definitions import SCORE_UNIT
 
     result = RankOutputs()
     with ResultStore(store_path, create=False) as store:
@@ -641,7 +642,7 @@ def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> 
     """Each chosen pose's own record text (its original properties kept) with dockscore's added,
     in rank order. Only the top poses are held in memory; each source file is read once."""
     from dockscore.report import AtomicOutput, sd_properties, with_sd_properties
-    from dockscore.scoring import SCORE_UNIT
+    from dockscore.definitions import SCORE_UNIT
 
     wanted: dict[str, dict[int, tuple[int, object]]] = {}
     for rank, c in chosen:

@@ -13,7 +13,8 @@ from rdkit import Chem
 
 from dockscore.model import TERM_NAMES
 from dockscore.overlap import format_length
-from dockscore.scoring import SCORE_UNIT, PoseScore
+from dockscore.definitions import SCORE_UNIT
+from dockscore.scoring import PoseScore
 
 CSV_COLUMNS = ["name", "index", "score", "pose_score", "status", "message", "source", "score_unit", "symmetry", "model",
                "stereo", "cip", "stereo_flag", "closest_contact_A", "clashes", "overlap_A"] + [f"term_{t}" for t in TERM_NAMES]

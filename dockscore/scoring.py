@@ -17,7 +17,6 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from dockscore.checkpoint import load_model
-from dockscore.definitions import POSE_SCORE_MEANING, SCORE_MEANING, SCORE_UNIT  # noqa: F401  (re-exported)
 from dockscore.errors import InputError
 from dockscore.graph import PreparedLigand, PreparedProtein, build_complex_graph
 from dockscore.io.ligands import LigandRecord, iter_ligands, records_from_mols

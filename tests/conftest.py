@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -47,3 +48,12 @@ def jittered(mol, n: int, sigma: float, seed: int) -> list:
             conf.SetAtomPosition(i, p.tolist())
         copies.append(copy)
     return copies
+
+
+def bench_script(name: str):
+    """``bench/NAME.py`` as a module, loaded from its file: bench/ is a folder of maintainer scripts,
+    not a package, and stays off ``sys.path``."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

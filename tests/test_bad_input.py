@@ -244,7 +244,7 @@ def test_enantiomers_with_zero_starts_is_refused():
 
 
 def test_benchmark_manifests_with_a_bom_short_rows_or_binary_content(tmp_path):
-    from dockscore.benchmark import read_manifest
+    from dockscore.evaluation.benchmark import read_manifest
 
     bom = tmp_path / "excel.csv"
     bom.write_bytes("\ufeffprotein,ligands\n".encode("utf-8") + f"{PROTEIN_1S3V},{LIGAND_1S3V}\n".encode())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,11 +11,11 @@ import torch
 from rdkit import Chem
 from typer.testing import CliRunner
 
-from dockscore.benchmark import compute_metrics, to_pk
+from dockscore.evaluation.benchmark import compute_metrics, to_pk
 from dockscore.cli import app
-from dockscore.train import perturb_pose
+from dockscore.optimize import perturb_pose
 
-from .conftest import LIGAND_1S3V, PROTEIN_1S3V
+from .conftest import LIGAND_1S3V, PROTEIN_1S3V, bench_script
 
 runner = CliRunner()
 
@@ -64,7 +62,7 @@ def test_ties_give_no_docking_credit_from_file_order():
 def test_docking_power_chooses_poses_by_the_pose_score_where_a_tool_gives_one():
     """Score ranks the 4 A pose first, pose score the 1 A pose: docking power follows the pose score
     (also in the paired difference), every other power the score; a tool without one falls back to its score."""
-    from dockscore.benchmark import paired_difference
+    from dockscore.evaluation.benchmark import paired_difference
 
     with_pose = [{**pose("g", "decoys", f"p{i}", score=float(r), rmsd=float(r)), "index": i, "pose_score": -float(r)}
                  for i, r in enumerate((1.0, 3.0, 4.0))]
@@ -129,7 +127,7 @@ def test_bad_manifest(tmp_path):
 def test_paired_difference_is_antisymmetric_and_zero_against_itself():
     """A - B on the same poses: zero (with a zero-width CI) against itself, sign-flipped when swapped,
     positive when A ranks by the measured activity and B by noise; a pose B failed is dropped from both."""
-    from dockscore.benchmark import paired_difference
+    from dockscore.evaluation.benchmark import paired_difference
 
     rng = np.random.default_rng(1)
     a, b = [], []
@@ -157,8 +155,8 @@ def test_paired_difference_is_antisymmetric_and_zero_against_itself():
 def test_union_of_docking_sets_keeps_poses_apart_and_counts_each_complex():
     """bench/compare_vina.py reads docking power over two pose sets at once (shared decoys and
     redocked held-out complexes); rows of the two sets must not collide in the paired matching."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-    from compare_vina import docking_headline, union_poses
+    compare_vina = bench_script("compare_vina")
+    docking_headline, union_poses = compare_vina.docking_headline, compare_vina.union_poses
 
     def complex_rows(group: str, near_wins: bool) -> list[dict]:
         scores = (3.0, 1.0) if near_wins else (1.0, 3.0)
@@ -177,8 +175,8 @@ def test_compare_vina_exclusions_name_the_complexes_an_earlier_read_covered(tmp_
     """A fresh read of complexes docked after an earlier one leaves out exactly what that read listed:
     a plain list applies to every docked set, a per-set dict only to its own set; and each run lists
     the complexes it read, so the next fresh read can exclude them."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-    from compare_vina import DOCKED_SETS, complexes_read, read_exclusions
+    compare_vina = bench_script("compare_vina")
+    DOCKED_SETS, complexes_read, read_exclusions = compare_vina.DOCKED_SETS, compare_vina.complexes_read, compare_vina.read_exclusions
 
     assert read_exclusions(None) == {}
     plain = tmp_path / "plain.json"
@@ -197,7 +195,7 @@ def test_compare_vina_exclusions_name_the_complexes_an_earlier_read_covered(tmp_
 
 
 def test_public_screening_metrics_perfect_and_reversed_rankings():
-    from dockscore.benchmark import bedroc, roc_auc, screening_metrics
+    from dockscore.evaluation.metrics import bedroc, roc_auc, screening_metrics
 
     actives, decoys = [10.0 + k for k in range(40)], [float(k) / 1000 for k in range(1200)]
     assert bedroc(actives, decoys) == pytest.approx(1.0, abs=1e-9)
@@ -214,7 +212,7 @@ def test_public_screening_metrics_perfect_and_reversed_rankings():
 
 
 def test_public_screening_metrics_of_a_random_ranking():
-    from dockscore.benchmark import bedroc, bedroc_random, roc_auc
+    from dockscore.evaluation.metrics import bedroc, bedroc_random, roc_auc
 
     rng = np.random.default_rng(7)
     aucs, bedrocs = [], []
@@ -232,7 +230,7 @@ def test_public_screening_metrics_of_a_random_ranking():
 
 
 def test_enrichment_factor_of_a_hand_made_case():
-    from dockscore.benchmark import enrichment_factor, roc_auc
+    from dockscore.evaluation.metrics import enrichment_factor, roc_auc
 
     decoys = [7.0] + [k / 1000 for k in range(195)]  # 200 ligands: the top 1 % is 2 ligands
     # ranked: 10 (active), 7 (decoy), ...: 1 active in the top 2; EF = (1/2) / (4/200) = 25

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from dockscore.contacts import choose_penalty, contact_features, fit_element_contacts, ridge
+from dockscore.training.contacts import choose_penalty, contact_features, fit_element_contacts, ridge
 from dockscore.graph import PreparedLigand, PreparedProtein, build_complex_graph, element_environment
 from dockscore.io.ligands import iter_ligands
 from dockscore.io.protein import read_protein
@@ -151,7 +151,7 @@ def test_the_penalty_is_chosen_on_grouped_inner_folds():
 def test_fit_finds_a_planted_contact_signal(complex_1s3v):
     """Poses of one ligand jittered in the 1s3v pocket, pK = the model's score + a planted term:
     the fitted term recovers most of it, and the pose score is untouched."""
-    from dockscore.train import Complex
+    from dockscore.training.data import Complex
 
     protein, ligand = complex_1s3v
     gen = torch.Generator().manual_seed(0)

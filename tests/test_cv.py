@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from dockscore.cv import GroupInput, Prediction, headline, inner_validation, linear_fit, make_folds, metrics, protein_groups
+from dockscore.training.folds import GroupInput, inner_validation, make_folds, protein_groups
+from dockscore.training.cv import Prediction, headline, linear_fit, metrics
 from dockscore.model import LEARNED_TERMS, TERM_NAMES, DockScoreModel, ModelConfig, learned_correction_off
 
 from .conftest import ROOT
@@ -137,7 +138,7 @@ def test_learned_correction_off_leaves_only_the_fixed_terms():
 
 
 def test_the_correction_weight_sweep_blends_linearly_and_chooses_on_other_folds():
-    from dockscore.cv import blend, correction_weight_sweep
+    from dockscore.training.cv import blend, correction_weight_sweep
 
     rng = np.random.default_rng(0)
     group_of, prior, full = {}, {}, {}
@@ -164,7 +165,7 @@ def test_the_correction_weight_sweep_blends_linearly_and_chooses_on_other_folds(
 @pytest.mark.skipif(not (DATA / "pdbbind" / "index.csv").exists(), reason="needs ../shared/data/pdbbind")
 def test_cv_driver_smoke(tmp_path):
     """What `dockscore train --cv 2 --epochs 1 --limit 20` runs (fewer bootstrap draws: speed)."""
-    from dockscore.cv import run_cv
+    from dockscore.training.cv import run_cv
     from dockscore.model import ModelConfig
 
     out = tmp_path / "cv"

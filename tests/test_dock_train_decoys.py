@@ -3,17 +3,16 @@ mapping onto the ligand's heavy atoms must be exact, whatever the order, H or ch
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
-from dock_train_decoys import heavy_atom_order  # noqa: E402
+from .conftest import bench_script
+
+heavy_atom_order = bench_script("dock_train_decoys").heavy_atom_order
 
 
 def embedded(smiles: str) -> Chem.Mol:

@@ -19,7 +19,7 @@ from dockscore.io.ligands import records_from_mols
 from dockscore.model import CLASH_ONSET
 from dockscore.optimize import PocketPrior, optimize_poses, pose_from_parameters, poses_from_parameters, rotatable_torsions
 from dockscore.stereo import mirror_mol, perceive, principal_planes
-from dockscore.train import perturb_pose
+from dockscore.optimize import perturb_pose
 
 from .conftest import LIGAND_1S3V, PROTEIN_1S3V, jittered
 

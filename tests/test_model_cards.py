@@ -3,15 +3,15 @@ re-render would lose): metrics JSON, bench/results/comparison.json and dockscore
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 
-from model_card import render_card  # noqa: E402
+from .conftest import bench_script
+
+render_card = bench_script("model_card").render_card
 
 
 @pytest.mark.parametrize("name", ["dockscore-e3", "dockscore-se3"])

@@ -10,7 +10,7 @@ from rdkit.Geometry import Point3D
 
 from dockscore.io.ligands import iter_ligands
 from dockscore.io.protein import read_protein
-from dockscore.negatives import enantiomer_negatives, enantiomer_pose, prior_model
+from dockscore.training.negatives import enantiomer_negatives, enantiomer_pose, prior_model
 from dockscore.stereo import geometry_stereo, perceive
 
 from .conftest import LIGANDS_1IA1, LIGAND_1S3V, PROTEIN_1IA1, PROTEIN_1S3V
@@ -57,7 +57,7 @@ def test_an_achiral_ligand_has_no_negative_and_the_store_is_reused(tmp_path):
 
 def test_without_the_mirror_hinge_the_mirror_gap_earns_no_selection_credit():
     """A D-protein gap is not a reason to pick an epoch when the recipe never asked for one."""
-    from dockscore.train import TrainConfig, _mirror_credit
+    from dockscore.training.loop import TrainConfig, _mirror_credit
 
     assert _mirror_credit({"mirror_mean_gap": 5.0}, TrainConfig(symmetry="se3", mirror_weight=0.0, enantiomer_weight=1.0)) == 0.0
     assert _mirror_credit({"mirror_mean_gap": 0.5}, TrainConfig(symmetry="se3", mirror_weight=1.0)) == 0.5
@@ -66,7 +66,7 @@ def test_without_the_mirror_hinge_the_mirror_gap_earns_no_selection_credit():
 # -- non-binders ----------------------------------------------------------------------------------
 
 def test_size_matched_partners_come_from_other_groups_and_match_size():
-    from dockscore.negatives import size_matched_partners
+    from dockscore.training.negatives import size_matched_partners
 
     heavy = {"a": 20, "b": 21, "c": 40, "d": 19, "e": 20, "f": 60}
     group = {"a": "G1", "b": "G1", "c": "G2", "d": "G3", "e": "G4", "f": "G5"}
@@ -79,7 +79,7 @@ def test_size_matched_partners_come_from_other_groups_and_match_size():
 
 
 def test_a_non_binder_is_placed_inside_the_pocket_and_the_store_is_reused(tmp_path):
-    from dockscore.negatives import nonbinder_poses
+    from dockscore.training.negatives import nonbinder_poses
 
     root = _pdbbind_tree(tmp_path, ("p1", "p2"))
     store = tmp_path / "nonbinders.pt"
@@ -99,7 +99,8 @@ def test_a_non_binder_is_placed_inside_the_pocket_and_the_store_is_reused(tmp_pa
 
 
 def test_non_binder_loss_and_partners_keep_held_out_ligands_out():
-    from dockscore.train import Complex, _nonbinder_partners, nonbinder_loss
+    from dockscore.training.data import Complex
+    from dockscore.training.loop import _nonbinder_partners, nonbinder_loss
 
     scores = torch.tensor([7.0, 6.5, 3.0, 5.0])
     # own 7.0 vs non-binder 6.5: margin 1 -> 0.5, ceiling 4 -> 2.5; own 7.0 vs 3.0: 0 and 0

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from dockscore import Scorer, iter_ligands
 from dockscore.cli import app
-from dockscore.overlap import OVERLAP_ALLOWANCE, OVERLAP_ONSET, PUSH_DIRECTIONS, overlap_wall, pair_overlap, pose_contacts, pushed_into_protein
+from dockscore.definitions import OVERLAP_ALLOWANCE, OVERLAP_ONSET
+from dockscore.overlap import PUSH_DIRECTIONS, overlap_wall, pair_overlap, pose_contacts, pushed_into_protein
 from dockscore.store import PoseRow, ResultStore
 
 from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V

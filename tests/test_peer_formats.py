@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rdkit import Chem
-from rdkit.Chem import AllChem
 from typer.testing import CliRunner
 
 from dockscore import iter_ligands

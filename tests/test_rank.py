@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from dockscore import iter_ligands
 from dockscore.cli import app
 from dockscore.rank import ScorerSpec, library_files, rank_library, write_ranking
-from dockscore.store import ResultStore
+
 
 from .conftest import LIGAND_1S3V, PROTEIN_1S3V
 

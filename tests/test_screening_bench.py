@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 from rdkit import Chem
 
-from .conftest import LIGAND_1S3V, PROTEIN_1S3V
+from .conftest import LIGAND_1S3V, PROTEIN_1S3V, bench_script
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 
 def test_clashing_poses_meet_the_criterion_on_1s3v():
-    from screening import clashing_poses, grid_directions
+    screening = bench_script("screening")
+    clashing_poses, grid_directions = screening.clashing_poses, screening.grid_directions
 
     crystal = Chem.MolFromMolFile(str(LIGAND_1S3V), removeHs=False)
     kept = clashing_poses(PROTEIN_1S3V, crystal)

@@ -17,7 +17,7 @@ from dockscore.io.ligands import records_from_mols
 from dockscore.model import prior_hard_wall
 from dockscore.optimize import optimize_pose, rotatable_torsions
 from dockscore.stereo import mirror_mol, perceive, principal_planes
-from dockscore.train import perturb_pose
+from dockscore.optimize import perturb_pose
 
 from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1S3V
 

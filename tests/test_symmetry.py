@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from rdkit import Chem
 
 from dockscore import Scorer, read_protein
-from dockscore.overlap import OVERLAP_ALLOWANCE
-from dockscore.train import perturb_pose
+from dockscore.definitions import OVERLAP_ALLOWANCE
+from dockscore.optimize import perturb_pose
 
 from .conftest import PROTEIN_1S3V
 

@@ -13,10 +13,13 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
-from dockscore.optimize import perturb_torsions, rotatable_torsions, torsions_from_bonds
+from dockscore.training.decoys import perturb_torsions, torsions_from_bonds
+from dockscore.optimize import rotatable_torsions
 from dockscore.errors import InputError
-from dockscore.train import (Complex, TrainConfig, _batches, _listwise_decoys, _mirror_credit, calibrate, drop_unscorable_decoys, evaluate,
-                             load_complexes, perturb_pose, save_complexes, split_by_protein, train)
+from dockscore.training.data import Complex, drop_unscorable_decoys, load_complexes, save_complexes, split_by_protein
+from dockscore.training.loop import TrainConfig, _batches, _listwise_decoys, _mirror_credit, train
+from dockscore.training.evaluate import calibrate, evaluate
+from dockscore.optimize import perturb_pose
 
 from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V
 

@@ -8,16 +8,13 @@ used for a choice) is cut into protein groups, merged across near-identical pock
 over those groups test every pool complex exactly once. Each fold reports the model and, on the
 same test complexes, the baselines a model must beat: ligand heavy-atom count, the ligand-only
 ridge of ``bench/ligand_only.py``, and the Vina-typed prior alone (the model with its learned
-correction switched off). Figures carry bootstrap 95 % intervals (``dockscore.benchmark``).
+correction switched off). Figures carry bootstrap 95 % intervals (``dockscore.evaluation.benchmark``).
 """
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import random
-import re
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -26,24 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dockscore.benchmark import compute_metrics
-from dockscore.negatives import nonbinder_store
+from dockscore.checkpoint import MODELS_DIR
+from dockscore.evaluation.benchmark import compute_metrics
+from dockscore.training.baselines import ALPHAS, LigandOnlyRidge, descriptors
+from dockscore.training.folds import ProteinGroups, inner_validation, make_folds, protein_groups, read_group_inputs
+from dockscore.training.negatives import nonbinder_store
 
-ROOT = Path(__file__).resolve().parent.parent
-SPLIT_PATH = Path(__file__).resolve().parent / "models" / "split.json"
+SPLIT_PATH = MODELS_DIR / "split.json"
 
-# Pocket similarity: residues of protein.pdb (amino acids, file order), cut into segments at chain
-# breaks and numbering gaps; two pockets are near-identical when at least MERGE_CONTAINMENT of the
-# smaller pocket's 5-residue windows occur in the other, and at least MIN_SHARED_KMERS of them.
-# Chosen on the pool's pairs: same-UniProt pairs have a median containment of 1.0; with k = 5 the
-# pairs of different proteins above 0.6 are orthologues and strain variants (CK2 alpha of maize and
-# human, HSP90 of yeast and human, FABP4 of mouse and human, HIV-1 protease strains, a GPCR filed
-# under its G protein), while family members (trypsin / factor Xa / kallikrein, HIV / RSV protease,
-# carbonic anhydrase 2 / 12) stay below it. Windows of 5 need ~90 % identity to survive (0.9^5 = 0.59).
-POCKET_KMER = 5
-MERGE_CONTAINMENT = 0.6
-MIN_SHARED_KMERS = 8
-UNKNOWN_UNIPROT = ("", "------")
 
 # The inference settings of the shipped dockscore-e3 (models/dockscore-e3.safetensors config): the
 # prior's soft core applied after training (bench/make_ensemble.py) and the pose score's prior weight
@@ -61,173 +48,11 @@ def with_shipped_inference(model):
     model.set_overlap_wall(SHIPPED_INFERENCE["overlap_wall"])
     return model
 
-_AMINO = {"ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G", "HIS": "H", "ILE": "I",
-          "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F", "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V",
-          "HID": "H", "HIE": "H", "HIP": "H", "CYX": "C", "MSE": "M", "ASH": "D", "GLH": "E", "LYN": "K"}
-
 
 # ----------------------------------------------------------------------------- protein groups
 
-def pocket_segments(pdb_path: str | Path) -> list[str]:
-    """One-letter residue strings of a pocket file, a new segment at each chain break or numbering gap."""
-    residues, seen = [], set()
-    with open(pdb_path) as handle:
-        for line in handle:
-            if not line.startswith(("ATOM", "HETATM")) or line[17:20].strip() not in _AMINO:
-                continue
-            key = (line[21], line[22:27])
-            if key in seen:
-                continue
-            seen.add(key)
-            try:
-                residues.append((line[21], int(line[22:26]), _AMINO[line[17:20].strip()]))
-            except ValueError:
-                continue
-    segments, current, previous = [], "", None
-    for chain, number, letter in residues:
-        if previous is not None and (chain != previous[0] or number - previous[1] not in (0, 1)):
-            segments.append(current)
-            current = ""
-        current += letter
-        previous = (chain, number)
-    return segments + ([current] if current else [])
-
-
-def pocket_kmers(pdb_path: str | Path, k: int = POCKET_KMER) -> frozenset[str]:
-    return frozenset(s[i : i + k] for s in pocket_segments(pdb_path) for i in range(len(s) - k + 1))
-
-
-@dataclass(frozen=True)
-class GroupInput:
-    """What grouping reads of one complex."""
-
-    id: str
-    uniprot: str
-    name: str
-    kmers: frozenset[str] = frozenset()
-
-
-def read_group_inputs(pdbbind_root: str | Path, ids: list[str]) -> list[GroupInput]:
-    """UniProt id and protein name from ``index.csv``, pocket k-mers from each ``protein.pdb``."""
-    root = Path(pdbbind_root)
-    rows = {r["id"]: r for r in csv.DictReader(open(root / "index.csv"))}
-    return [GroupInput(i, rows[i]["uniprot"], rows[i]["protein_name"], pocket_kmers(root / i / "protein.pdb")) for i in ids]
-
-
-def _name_key(name: str) -> str:
-    return re.sub(r"[^A-Z0-9]+", " ", name.upper()).strip()
-
-
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
-
-    def union(self, a: str, b: str) -> bool:
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return False
-        self.parent[max(ra, rb)] = min(ra, rb)  # the smaller key is the root: deterministic
-        return True
-
-
-@dataclass
-class ProteinGroups:
-    """Complex id -> protein group after merging; ``n_uniprot``: groups before merging."""
-
-    group_of: dict[str, str]
-    n_uniprot: int
-    merges: list[dict] = field(default_factory=list)  # each merge of two groups: keys a, b, why
-
-    @property
-    def members(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for cid in sorted(self.group_of):
-            out.setdefault(self.group_of[cid], []).append(cid)
-        return out
-
-    def summary(self) -> dict:
-        sizes = sorted((len(v) for v in self.members.values()), reverse=True)
-        return {"complexes": len(self.group_of), "uniprot_groups": self.n_uniprot, "merged_groups": len(sizes),
-                "largest": sizes[:5], "singletons": sum(s == 1 for s in sizes), "merges": self.merges,
-                "rule": {"kmer": POCKET_KMER, "containment": MERGE_CONTAINMENT, "min_shared": MIN_SHARED_KMERS, "same_name": True}}
-
-
-def protein_groups(entries: list[GroupInput], containment: float = MERGE_CONTAINMENT, min_shared: int = MIN_SHARED_KMERS) -> ProteinGroups:
-    """UniProt groups, merged (union-find) when two share a protein name or two of their complexes
-    have near-identical pockets, so that no fold tests a close homologue of what it trained on."""
-    key = {e.id: (e.uniprot if e.uniprot not in UNKNOWN_UNIPROT else f"id:{e.id}") for e in entries}
-    uf = _UnionFind()
-    for k in key.values():
-        uf.find(k)
-    merges = []
-    by_name: dict[str, str] = {}
-    for e in sorted(entries, key=lambda e: e.id):
-        name = _name_key(e.name)
-        if not name:
-            continue
-        if name in by_name and uf.union(by_name[name], key[e.id]):
-            merges.append({"a": by_name[name], "b": key[e.id], "why": f"name {name}"})
-        by_name.setdefault(name, key[e.id])
-    ordered = sorted(entries, key=lambda e: e.id)
-    for n, a in enumerate(ordered):
-        for b in ordered[n + 1 :]:
-            if not a.kmers or not b.kmers or uf.find(key[a.id]) == uf.find(key[b.id]):
-                continue
-            shared = len(a.kmers & b.kmers)
-            if shared >= min_shared and shared / min(len(a.kmers), len(b.kmers)) >= containment:
-                uf.union(key[a.id], key[b.id])
-                merges.append({"a": key[a.id], "b": key[b.id], "why": f"pockets {a.id} {b.id}: {shared} shared {POCKET_KMER}-mers, "
-                               f"containment {shared / min(len(a.kmers), len(b.kmers)):.2f}"})
-    roots: dict[str, set[str]] = {}
-    for k in set(key.values()):
-        roots.setdefault(uf.find(k), set()).add(k)
-    label = {r: (min(ks) if len(ks) == 1 else f"{min(ks)}+{len(ks) - 1}") for r, ks in roots.items()}
-    return ProteinGroups({cid: label[uf.find(k)] for cid, k in key.items()}, len(set(key.values())), merges)
-
 
 # ----------------------------------------------------------------------------- folds
-
-def make_folds(group_of: dict[str, str], k: int, seed: int = 0) -> list[list[str]]:
-    """K folds of whole groups, balanced by complex count: groups in decreasing size (ties in a
-    seeded random order) each go to the fold with the fewest complexes so far. Deterministic for
-    a seed; every complex is in exactly one fold."""
-    groups: dict[str, list[str]] = {}
-    for cid in sorted(group_of):
-        groups.setdefault(group_of[cid], []).append(cid)
-    if k < 2 or k > len(groups):
-        raise ValueError(f"{k} folds need 2 to {len(groups)} (the number of protein groups)")
-    order = sorted(groups)
-    random.Random(seed).shuffle(order)
-    order.sort(key=lambda g: -len(groups[g]))  # stable: equal sizes keep the seeded order
-    folds: list[list[str]] = [[] for _ in range(k)]
-    for g in order:
-        min(folds, key=len).extend(groups[g])
-    return [sorted(f) for f in folds]
-
-
-def inner_validation(train_ids: list[str], group_of: dict[str, str], frac: float, seed: int) -> tuple[list[str], list[str]]:
-    """Carve whole groups (about ``frac`` of the complexes) out of a fold's training ids for the
-    recipe's epoch choice, so that nothing about the test fold is chosen on the test fold."""
-    groups: dict[str, list[str]] = {}
-    for cid in sorted(train_ids):
-        groups.setdefault(group_of[cid], []).append(cid)
-    order = sorted(groups)
-    random.Random(seed).shuffle(order)
-    target, val = frac * len(train_ids), []
-    for g in order:
-        if len(val) >= target:
-            break
-        if len(val) + len(groups[g]) <= 1.5 * target or not val:
-            val.extend(groups[g])
-    chosen = set(val)
-    return sorted(i for i in train_ids if i not in chosen), sorted(val)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -247,7 +72,7 @@ class Prediction:
 def metrics(preds: list[Prediction], group_of: dict[str, str], n_boot: int = 1000) -> dict:
     """Scoring Pearson R (bootstrap over protein groups), within-protein Spearman rho (mean over
     groups with >= 3 ligands) and docking top-1 < 2 A with the crystal pose included and excluded
-    (over complexes with decoys), all by :func:`dockscore.benchmark.compute_metrics`."""
+    (over complexes with decoys), all by :func:`dockscore.evaluation.benchmark.compute_metrics`."""
     rows = []
     for n, p in enumerate(preds):
         rows.append({"row": n, "group": group_of[p.id], "kind": "", "name": p.id, "index": 0, "score": p.score,
@@ -277,8 +102,8 @@ def headline(m: dict) -> dict:
 # ----------------------------------------------------------------------------- scorers
 
 def model_predictions(model, complexes: list) -> list[Prediction]:
-    """A trained model's scores (``dockscore.train.predict``) as predictions."""
-    from dockscore.train import predict
+    """A trained model's scores (``dockscore.training.loop.predict``) as predictions."""
+    from dockscore.training.evaluate import predict
 
     pred = predict(model, complexes)
     return [Prediction(c.id, c.pK, pred["native"][c.id], pred["native_pose"][c.id], pred["decoys"].get(c.id, [])) for c in complexes]
@@ -323,7 +148,7 @@ def heavy_atom_predictions(train: list, test: list) -> list[Prediction]:
 
 # ----------------------------------------------------------------------------- screening
 # Each test pocket's own ligand (the active) against size-matched ligands of other protein groups
-# of the same test fold, placed in that pocket by the prior alone (dockscore.negatives): no fold
+# of the same test fold, placed in that pocket by the prior alone (dockscore.training.negatives): no fold
 # model trained on any of them. Per fold: the pooled screen (every pocket's active and decoys, in
 # pK; ROC AUC, EF1 %, BEDROC alpha 80.5) and the share of pockets whose own ligand outscores all
 # its decoys. CASF-2016's screening power cross-docks every test ligand into every pocket; this
@@ -343,7 +168,7 @@ class ScreenScores:
 
 def fold_nonbinders(data_root: Path, test: list, group_of: dict[str, str], store: Path, seed: int, log=print) -> dict:
     """The placed non-binders of a test fold's pockets (from the fold's own other-group ligands)."""
-    from dockscore.negatives import nonbinder_poses, size_matched_partners
+    from dockscore.training.negatives import nonbinder_poses, size_matched_partners
 
     ids = [c.id for c in test]
     partners = size_matched_partners({c.id: c.heavy_atoms for c in test}, group_of, ids, ids, SCREEN_DECOYS, seed)
@@ -352,7 +177,7 @@ def fold_nonbinders(data_root: Path, test: list, group_of: dict[str, str], store
 
 def fold_own_placements(data_root: Path, test: list, store: Path, log=print) -> dict:
     """Each test pocket's own ligand placed in it by the prior-only search of its decoys."""
-    from dockscore.negatives import nonbinder_poses
+    from dockscore.training.negatives import nonbinder_poses
 
     return nonbinder_poses(Path(data_root) / "pdbbind", {c.id: [c.id] for c in test}, store, log)
 
@@ -361,7 +186,7 @@ def fold_own_placements(data_root: Path, test: list, store: Path, log=print) -> 
 def screen_scores(model, test: list, placed: dict, by_id: dict, own: dict | None = None) -> list[ScreenScores]:
     """``model``'s scores of each test pocket's own ligand (its crystal pose, or its placement in
     ``own`` when given) and its placed non-binders."""
-    from dockscore.train import _encode_and_graphs
+    from dockscore.training.evaluate import _encode_and_graphs
 
     model.eval()
     settings = model.config.graph_settings()
@@ -384,7 +209,7 @@ def heavy_atom_screen(test: list, placed: dict, by_id: dict) -> list[ScreenScore
 def screening_figures(screens: list[ScreenScores]) -> dict:
     """Pooled ROC AUC, EF1 %, EF5 %, BEDROC (alpha 80.5) and the share of pockets whose own
     ligand tops its decoys."""
-    from dockscore.benchmark import screening_metrics
+    from dockscore.evaluation.metrics import screening_metrics
 
     actives = [s.active for s in screens if s.decoys]
     decoys = [d for s in screens for d in s.decoys]
@@ -403,49 +228,35 @@ def _screens_from_json(rows: list[dict]) -> list[ScreenScores]:
     return [ScreenScores(**r) for r in rows]
 
 
-def _ligand_only_module():
-    path = ROOT / "bench" / "ligand_only.py"
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location("dockscore_bench_ligand_only", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def ligand_descriptors(pdbbind_root: str | Path, ids: list[str]) -> dict[str, np.ndarray] | None:
-    """``bench/ligand_only.py``'s RDKit 2D descriptors of each crystal ligand (None without bench/)."""
+def ligand_descriptors(pdbbind_root: str | Path, ids: list[str]) -> dict[str, np.ndarray]:
+    """RDKit 2D descriptors (:func:`dockscore.training.baselines.descriptors`) of each crystal ligand."""
     from rdkit import Chem
 
-    module = _ligand_only_module()
-    if module is None:
-        return None
     root = Path(pdbbind_root)
-    return {i: module.descriptors(Chem.MolFromMolFile(str(root / i / "ligand.sdf"), removeHs=False)) for i in ids}
+    return {i: descriptors(Chem.MolFromMolFile(str(root / i / "ligand.sdf"), removeHs=False)) for i in ids}
 
 
 def ridge_predictions(train: list, test: list, features: dict[str, np.ndarray], group_of: dict[str, str], seed: int = 0) -> tuple[list[Prediction], float]:
     """The ligand-only ridge, fitted on the training folds; its penalty chosen by Pearson R pooled
     over an inner grouped 4-fold split of those training complexes (never on the test fold)."""
-    module = _ligand_only_module()
     X = lambda cs: np.stack([features[c.id] for c in cs])  # noqa: E731
     y = lambda cs: np.array([c.pK for c in cs])  # noqa: E731
     by_id = {c.id: c for c in train}
     n_groups = len({group_of[c.id] for c in train})
     inner = make_folds({c.id: group_of[c.id] for c in train}, min(4, n_groups), seed) if n_groups >= 2 else []
-    best, best_alpha = -np.inf, module.ALPHAS[len(module.ALPHAS) // 2]  # the middle penalty when there is nothing to choose on
-    for alpha in module.ALPHAS if inner else ():
+    best, best_alpha = -np.inf, ALPHAS[len(ALPHAS) // 2]  # the middle penalty when there is nothing to choose on
+    for alpha in ALPHAS if inner else ():
         pred, true = [], []
         for fold in inner:
             held = set(fold)
             fit = [c for c in train if c.id not in held]
             test_in = [by_id[i] for i in fold]
-            pred.extend(module.LigandOnlyRidge(alpha).fit(X(fit), y(fit)).predict(X(test_in)))
+            pred.extend(LigandOnlyRidge(alpha).fit(X(fit), y(fit)).predict(X(test_in)))
             true.extend(y(test_in))
         r = np.nan_to_num(np.corrcoef(pred, true)[0, 1], nan=-1.0) if len(pred) > 2 else -1.0
         if r > best:
             best, best_alpha = r, alpha
-    p = module.LigandOnlyRidge(best_alpha).fit(X(train), y(train)).predict(X(test))
+    p = LigandOnlyRidge(best_alpha).fit(X(train), y(train)).predict(X(test))
     return [Prediction(c.id, c.pK, float(s), float(s), [(float(s), r) for _, r in c.decoys]) for c, s in zip(test, p)], best_alpha
 
 
@@ -456,11 +267,11 @@ SCORERS = {  # name -> what it is (table order)
     "dockscore_shipped": "fold model with the shipped inference settings (prior soft core 0.7 A, pose score w = 2)",
     "dockscore_fold_prior": "the fold model's own prior part (shipped settings, learned correction off: its calibration kept)",
     "dockscore_cw_nested": "shipped settings, learned correction weighted by the weight the other folds chose (nested: the test fold never chooses)",
-    "dockscore_contacts": "shipped settings + the element-contact term (dockscore.contacts) fitted on the fold's training complexes, its penalty chosen on their inner grouped folds",
+    "dockscore_contacts": "shipped settings + the element-contact term (dockscore.training.contacts) fitted on the fold's training complexes, its penalty chosen on their inner grouped folds",
     "vina_prior": "Vina-typed prior alone (+ hard clash), learned correction off, no soft core; linear fit on the training folds",
     "vina_prior_cap0.7": "Vina-typed prior alone, 0.7 A soft core; linear fit on the training folds",
     "heavy_atoms": "ligand heavy-atom count, linear fit on the training folds",
-    "ligand_ridge": "ligand-only ridge (bench/ligand_only.py descriptors), fit on the training folds",
+    "ligand_ridge": "ligand-only ridge (dockscore.training.baselines descriptors), fit on the training folds",
 }
 
 
@@ -599,7 +410,7 @@ def _fold_screening(data_root: Path, fold_dir: Path, name: str, test: list, by_i
     model as trained and as shipped, the fold's Vina-typed prior (same soft core and wall) and ligand size."""
     from dockscore.checkpoint import load_model
     from dockscore.model import DockScoreModel, ModelConfig, learned_correction_off
-    from dockscore.train import clash_test
+    from dockscore.training.evaluate import clash_test
 
     placed = fold_nonbinders(data_root, test, group_of, store, seed, log)
     own = fold_own_placements(data_root, test, store, log)
@@ -639,9 +450,7 @@ def baseline_predictions(pool: list, folds: list[list[str]], group_of: dict[str,
     cap = SHIPPED_INFERENCE["prior_overlap_cap"]
     prior = {name: {p.id: p for p in prior_predictions(pool, symmetry, c)} for name, c in (("vina_prior", None), ("vina_prior_cap0.7", cap))}
     features = ligand_descriptors(pdbbind_root, [c.id for c in pool])
-    preds: dict[str, dict[int, list[Prediction]]] = {"vina_prior": {}, "vina_prior_cap0.7": {}, "heavy_atoms": {}}
-    if features is not None:
-        preds["ligand_ridge"] = {}
+    preds: dict[str, dict[int, list[Prediction]]] = {"vina_prior": {}, "vina_prior_cap0.7": {}, "heavy_atoms": {}, "ligand_ridge": {}}
     alphas = {}
     for f, fold in enumerate(folds):
         test_groups = {group_of[i] for i in fold}
@@ -650,8 +459,7 @@ def baseline_predictions(pool: list, folds: list[list[str]], group_of: dict[str,
         for name in prior:
             preds[name][f] = linear_fit([prior[name][c.id] for c in fit], [prior[name][i] for i in fold])
         preds["heavy_atoms"][f] = heavy_atom_predictions(fit, test)
-        if features is not None:
-            preds["ligand_ridge"][f], alphas[f] = ridge_predictions(fit, test, features, group_of, seed)
+        preds["ligand_ridge"][f], alphas[f] = ridge_predictions(fit, test, features, group_of, seed)
     return preds, alphas
 
 
@@ -678,7 +486,9 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
     non-binder placements are stored beside ``cache``, or in ``out_dir``)."""
     from dockscore.checkpoint import save_model
     from dockscore.model import ModelConfig
-    from dockscore.train import TrainConfig, calibrate, load_training_complexes, train
+    from dockscore.training.loop import TrainConfig, train
+    from dockscore.training.evaluate import calibrate
+    from dockscore.training.data import load_training_complexes
 
     data_root, out_dir = Path(data_root), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -707,12 +517,12 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
     negatives = None
     if cfg.enantiomer_weight > 0:  # placed once for the whole pool; each fold trains on its own training ids' only
-        from dockscore.train import training_enantiomers
+        from dockscore.training.loop import training_enantiomers
 
         negatives = training_enantiomers(data_root, [c.id for c in pool], cache, out_dir, log)
     nonbinders = None
     if cfg.nonbinder_weight > 0:  # placed once for the whole pool; a fold trains on pairs of its own training ids only
-        from dockscore.train import training_nonbinders
+        from dockscore.training.loop import training_nonbinders
 
         nonbinders = training_nonbinders(data_root, pool, [c.id for c in pool], group_of, cache, out_dir, seed=cv_seed, log=log)
     preds: dict[str, dict[int, list[Prediction]]] = {"dockscore": {}, "dockscore_shipped": {}, "dockscore_fold_prior": {},
@@ -766,7 +576,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
             key = f"dockscore_contacts_{element_contacts:g}"
             if key not in stored:
                 from dockscore.checkpoint import load_model
-                from dockscore.contacts import fit_element_contacts
+                from dockscore.training.contacts import fit_element_contacts
 
                 model = with_shipped_inference(load_model(fold_dir / f"{name}.safetensors"))
                 fit_ids = train_ids + val_ids

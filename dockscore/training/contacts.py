@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from dockscore.evaluation.metrics import pearson
 from dockscore.features import N_ELEM, OFF_ELEM
 from dockscore.graph import CONTACT_PROTEIN_ELEMENTS, element_environment
-from dockscore.metrics import pearson
 
 # RF-Score's reach; in protein-grouped CV of the e3 recipe every fold chose 12 A from 6, 8, 10 and 12.
 DEFAULT_CUTOFF = 12.0
@@ -72,7 +72,7 @@ def ridge(X: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, flo
 
 
 def _grouped_folds(groups: list[str], k: int, seed: int = 0) -> list[np.ndarray]:
-    from dockscore.cv import make_folds
+    from dockscore.training.folds import make_folds
 
     ids = [str(n) for n in range(len(groups))]
     folds = make_folds(dict(zip(ids, groups)), min(k, len(set(groups))), seed)
@@ -103,7 +103,7 @@ def fit_element_contacts(model, complexes: list, groups: list[str], cutoff: floa
     ``groups``: the protein group of each complex (UniProt id, or the CV's merged groups), for the
     inner folds that choose the penalty. The residuals are those of the model as it will be used
     (its inference settings applied before the call)."""
-    from dockscore.train import predict
+    from dockscore.training.evaluate import predict
 
     if len(groups) != len(complexes):
         raise ValueError("one protein group per complex")

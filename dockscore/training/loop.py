@@ -22,141 +22,24 @@ then the remaining proteins are divided into train/val/test groups with a fixed 
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from rdkit import Chem
-from torch_geometric.data import Batch
 
 from dockscore.checkpoint import save_model
-from dockscore.errors import InputError
-from dockscore.graph import GraphSettings, PreparedLigand, PreparedProtein, build_complex_graph
-from dockscore.io.ligands import iter_ligands
-from dockscore.io.protein import read_protein
-from dockscore.metrics import pearson, spearman
-from dockscore.optimize import perturb_pose, perturb_torsions, torsions_from_bonds
+from dockscore.graph import PreparedLigand
 from dockscore.model import DockScoreModel, ModelConfig
+from dockscore.optimize import perturb_pose
 from dockscore.overlap import pushed_into_protein
-
-# UniProt ids of the 8 FEP-benchmark (JACS set) targets present in PDBbind: BACE1, CDK2, JNK1,
-# MCL1, p38a (human and mouse), PTP1B, thrombin, TYK2. Held out so FEP figures are protein-wise.
-FEP_TARGET_UNIPROT = {"P56817", "P24941", "P45983", "Q07820", "Q16539", "P47811", "P18031", "P00734", "P29597"}
-
-
-@dataclass
-class Complex:
-    id: str
-    uniprot: str
-    pK: float
-    protein: PreparedProtein
-    ligand: PreparedLigand
-    decoys: list[tuple[PreparedLigand, float]] = field(default_factory=list)  # (pose, rmsd)
-
-    @property
-    def heavy_atoms(self) -> int:
-        return self.ligand.pos.shape[0]
-
-
-def load_pdbbind(root: Path, limit: int | None = None, log=print) -> list[Complex]:
-    rows = list(csv.DictReader(open(root / "index.csv")))
-    if limit:
-        rows = rows[:limit]
-    complexes = []
-    t0 = time.time()
-    for k, row in enumerate(rows):
-        folder = root / row["id"]
-        try:
-            protein = PreparedProtein.from_protein(read_protein(folder / "protein.pdb"))
-            record = next(iter_ligands(folder / "ligand.sdf"))
-            if not record.ok:
-                raise InputError(record.error)
-            ligand = PreparedLigand.from_mol(record.mol)
-            decoys = []
-            if (folder / "decoys.sdf").exists():
-                for rec in iter_ligands(folder / "decoys.sdf"):
-                    if rec.ok and "rmsd" in rec.props:
-                        decoy = ligand.with_positions(torch.tensor(Chem.RemoveAllHs(rec.mol).GetConformer().GetPositions(), dtype=torch.float32))
-                        if decoy.pos.shape == ligand.pos.shape:
-                            decoys.append((decoy, float(rec.props["rmsd"])))
-            complexes.append(Complex(row["id"], row["uniprot"] or row["id"], float(row["pK"]), protein, ligand, decoys))
-        except Exception as exc:  # one bad complex must not stop training; report it
-            log(f"skip {row['id']}: {exc}")
-        if (k + 1) % 250 == 0:
-            log(f"loaded {k + 1}/{len(rows)} complexes ({time.time() - t0:.0f} s)")
-    return complexes
-
-
-def save_complexes(complexes: list[Complex], path: Path) -> None:
-    """Tensors-only dataset cache (loadable with ``weights_only=True``; no RDKit/Biopython needed to read it)."""
-    payload = []
-    for c in complexes:
-        p, lig = c.protein, c.ligand
-        payload.append({
-            "id": c.id, "uniprot": c.uniprot, "pK": c.pK,
-            "p_x": (p.x * 2).round().to(torch.int8),  # features are multiples of 0.5
-            "p_pos": p.pos, "p_radius": p.radius, "p_bonds": p.bond_index.to(torch.int32),
-            "l_x": (lig.x * 2).round().to(torch.int8), "l_pos": lig.pos, "l_radius": lig.radius,
-            "l_bonds": lig.bond_index.to(torch.int32), "l_bond_attr": lig.bond_attr.to(torch.int8),
-            "decoy_pos": torch.stack([d.pos for d, _ in c.decoys]) if c.decoys else torch.zeros((0,) + tuple(lig.pos.shape)),
-            "decoy_rmsd": torch.tensor([r for _, r in c.decoys], dtype=torch.float32),
-        })
-    torch.save(payload, path)
-
-
-def load_complexes(path: Path) -> list[Complex]:
-    payload = torch.load(path, weights_only=True)
-    out = []
-    for d in payload:
-        protein = PreparedProtein(None, d["p_x"].float() / 2, d["p_pos"], d["p_radius"], d["p_bonds"].long())
-        ligand = PreparedLigand(None, d["l_x"].float() / 2, d["l_pos"], d["l_radius"], d["l_bonds"].long(), d["l_bond_attr"].float())
-        decoys = [(ligand.with_positions(pos), float(r)) for pos, r in zip(d["decoy_pos"], d["decoy_rmsd"])]
-        out.append(Complex(d["id"], d["uniprot"], float(d["pK"]), protein, ligand, decoys))
-    return out
-
-
-def drop_unscorable_decoys(complexes: list[Complex], settings: GraphSettings) -> int:
-    """Remove decoys with no protein atom within the pocket cutoff, in place; returns how many.
-
-    Such a pose has no graph (``build_complex_graph`` refuses it), so it can be neither a lesson
-    nor an evaluation item; left in, it stops the listwise term or the held-out evaluation."""
-    dropped = 0
-    for cx in complexes:
-        kept = [(pose, rmsd) for pose, rmsd in cx.decoys
-                if float(torch.cdist(pose.pos, cx.protein.pos, compute_mode="donot_use_mm_for_euclid_dist").min()) < settings.pocket_cutoff]
-        dropped += len(cx.decoys) - len(kept)
-        cx.decoys = kept
-    return dropped
-
-
-def split_by_protein(complexes: list[Complex], seed: int, val_frac: float = 0.1, test_frac: float = 0.1) -> dict[str, list[str]]:
-    """Protein-wise split: FEP targets held out entirely; other UniProt groups shuffled into train/val/test."""
-    groups: dict[str, list[str]] = {}
-    for c in complexes:
-        groups.setdefault(c.uniprot, []).append(c.id)
-    fep = sorted(g for g in groups if g in FEP_TARGET_UNIPROT)
-    rest = sorted(g for g in groups if g not in FEP_TARGET_UNIPROT)
-    random.Random(seed).shuffle(rest)
-    n_total = sum(len(groups[g]) for g in rest)
-    split = {"train": [], "val": [], "test": [], "fep_targets": [i for g in fep for i in groups[g]]}
-    count = {"val": 0, "test": 0}
-    for g in rest:
-        if count["test"] < test_frac * n_total:
-            name = "test"
-        elif count["val"] < val_frac * n_total:
-            name = "val"
-        else:
-            name = "train"
-        split[name].extend(groups[g])
-        if name in count:
-            count[name] += len(groups[g])
-    return {k: sorted(v) for k, v in split.items()}
+from dockscore.training.data import Complex, load_training_complexes, split_by_protein
+from dockscore.training.decoys import perturb_torsions, torsions_from_bonds
+from dockscore.training.evaluate import _encode_and_graphs, calibrate, clash_test, evaluate, evaluate_fep, predict
 
 
 @dataclass
@@ -170,7 +53,7 @@ class TrainConfig:
     rank_weight: float = 1.0
     mirror_weight: float = 0.5
     # Margin (pK) by which a chiral crystal ligand must outscore its enantiomer placed in the same
-    # pocket (dockscore.negatives; 0 = off). Unlike the mirror hinge, the protein keeps its hand.
+    # pocket (dockscore.training.negatives; 0 = off). Unlike the mirror hinge, the protein keeps its hand.
     enantiomer_weight: float = 0.0
     huber_delta: float = 1.0
     time_budget_s: float | None = None  # cap on training time; the LR schedule is fitted to it after epoch 0
@@ -179,7 +62,7 @@ class TrainConfig:
     group_weight: float = 0.0  # within-protein pK differences (0 = off; batches then pair complexes of one protein)
     torsion_decoys: bool = False  # torsionally perturbed conformers as negatives besides rigid moves
     max_decoys: int = 8  # docked decoys per complex per step in the listwise term
-    # Non-binders (dockscore.negatives: size-matched ligands of other protein groups placed in the
+    # Non-binders (dockscore.training.negatives: size-matched ligands of other protein groups placed in the
     # pocket by the prior alone): each step, one per complex must score ``nonbinder_margin`` pK
     # below the pocket's own ligand and no higher than ``nonbinder_pk`` (0 = off).
     nonbinder_weight: float = 0.0
@@ -188,144 +71,6 @@ class TrainConfig:
     clash_negatives: bool = False  # one pose of the ligand pushed into its protein (dockscore.overlap) as a rigid-move negative
     clash_margin: float = 1.0  # pK by which the crystal pose must outscore it
     clash_selection: bool = False  # epoch selection also credits the validation clash test (~20 s an epoch)
-
-
-def _model_device(model) -> torch.device:
-    return next(model.parameters()).device
-
-
-def _encode_and_graphs(model, items, settings):
-    """Encode each distinct protein once, build the pose graphs, batch them.
-
-    ``items``: list of (Complex, PreparedLigand, mirrored: bool). Returns (Batch, protein_s, protein_v)."""
-    enc_cache: dict[tuple[str, bool], int] = {}
-    s_parts, v_parts, graphs = [], [], []
-    offset = 0
-    for cx, ligand, mirrored in items:
-        key = (cx.id, mirrored)
-        sign = -1.0 if mirrored else 1.0
-        if key not in enc_cache:
-            dev = _model_device(model)
-            s, v = model.encode_protein(cx.protein.x.to(dev), sign * cx.protein.pos.to(dev), cx.protein.bond_index.to(dev))
-            enc_cache[key] = offset
-            s_parts.append(s)
-            v_parts.append(v)
-            offset += s.shape[0]
-        protein = cx.protein if not mirrored else PreparedProtein(cx.protein.protein, cx.protein.x, -cx.protein.pos, cx.protein.radius, cx.protein.bond_index)
-        lig = ligand if not mirrored else ligand.with_positions(-ligand.pos)
-        g = build_complex_graph(protein, lig, settings)
-        g.pocket_atom = g.pocket_atom + enc_cache[key]
-        graphs.append(g)
-    return Batch.from_data_list(graphs).to(_model_device(model)), torch.cat(s_parts), torch.cat(v_parts)
-
-
-@torch.no_grad()
-def predict(model: DockScoreModel, complexes: list[Complex], with_decoys: bool = True, with_mirror: bool = False) -> dict:
-    """Scores of crystal poses and of the mirror-image complexes, and pose scores of crystal poses
-    (``native_pose``) and decoys (``decoys``: pose score, RMSD), for evaluation."""
-    model.eval()
-    settings = model.config.graph_settings()
-    native, native_pose, decoys, mirror = {}, {}, {}, {}
-    for cx in complexes:
-        items = [(cx, cx.ligand, False)] + ([(cx, d, False) for d, _ in cx.decoys] if with_decoys else [])
-        if with_mirror:
-            items.append((cx, cx.ligand, True))
-        batch, ps, pv = _encode_and_graphs(model, items, settings)
-        out = model(batch, ps, pv)
-        scores, pose_scores = out["score"].tolist(), out["pose_score"].tolist()
-        native[cx.id], native_pose[cx.id] = scores[0], pose_scores[0]
-        if with_mirror:
-            mirror[cx.id] = scores.pop()
-            pose_scores.pop()
-        if with_decoys and cx.decoys:
-            decoys[cx.id] = list(zip(pose_scores[1:], [r for _, r in cx.decoys]))
-    return {"native": native, "native_pose": native_pose, "decoys": decoys, "mirror": mirror}
-
-
-@torch.no_grad()
-def calibrate(model: DockScoreModel, complexes: list[Complex]) -> dict:
-    """Least-squares map of the interaction sum onto pK over *training* crystal poses.
-
-    Rank metrics are unchanged; absolute pK values (RMSE) become meaningful. Kept only when the
-    slope is positive (a negative slope would invert the physically signed terms)."""
-    pred = predict(model, complexes, with_decoys=False)["native"]
-    scale, offset = float(model.head.scale), float(model.head.offset)
-    interaction = np.array([(pred[c.id] - offset) / scale for c in complexes])
-    y = np.array([c.pK for c in complexes])
-    a, b = np.polyfit(interaction, y, 1)
-    if a <= 0:
-        return {"applied": False, "slope": float(a)}
-    model.head.scale.fill_(float(a))
-    model.head.offset.data.fill_(float(b))
-    return {"applied": True, "scale": float(a), "offset": float(b), "n": len(complexes)}
-
-
-def evaluate(model: DockScoreModel, complexes: list[Complex]) -> dict:
-    """Scoring power (Pearson R, Spearman, RMSE vs pK) and docking power (top-1 < 2 A, poses chosen by
-    the pose score) on a set."""
-    se3 = model.config.symmetry == "se3"
-    pred = predict(model, complexes, with_mirror=se3)
-    ids = [c.id for c in complexes]
-    y = [c.pK for c in complexes]
-    p = [pred["native"][i] for i in ids]
-    hac = [c.heavy_atoms for c in complexes]
-    out = {
-        "n": len(ids),
-        "pearson": pearson(p, y),
-        "spearman": spearman(p, y),
-        "rmse": float(np.sqrt(np.mean((np.asarray(p) - np.asarray(y)) ** 2))),
-        "pK_std": float(np.std(y)),  # the RMSE of always predicting this set's mean
-        "heavy_atom_pearson": pearson(hac, y),
-        "heavy_atom_spearman": spearman(hac, y),
-    }
-    by_protein: dict[str, list[int]] = {}
-    for k, c in enumerate(complexes):
-        by_protein.setdefault(c.uniprot, []).append(k)
-    rhos = [spearman([p[k] for k in ks], [y[k] for k in ks]) for ks in by_protein.values() if len(ks) >= 4]
-    rhos = [r for r in rhos if r == r]
-    if rhos:  # ranking power: complexes of one protein ranked against each other (what a congeneric series asks)
-        out["ranking_mean_spearman"], out["ranking_n_proteins"] = float(np.mean(rhos)), len(rhos)
-    if se3:  # handedness: does the real (L-protein) complex outscore its mirror image?
-        gaps = [pred["native"][i] - pred["mirror"][i] for i in ids]
-        out["mirror_win_rate"] = float(np.mean([g > 0 for g in gaps]))
-        out["mirror_mean_gap"] = float(np.mean(gaps))
-    incl, excl, n_dock = 0, 0, 0
-    for cx in complexes:
-        if cx.id not in pred["decoys"]:
-            continue
-        dec = pred["decoys"][cx.id]
-        if not any(r < 2.0 for _, r in dec):
-            continue
-        n_dock += 1
-        poses = [(pred["native_pose"][cx.id], 0.0)] + dec
-        incl += max(poses)[1] < 2.0
-        excl += max(dec)[1] < 2.0
-    if n_dock:
-        out.update({"docking_n": n_dock, "docking_top1_native_included": incl / n_dock, "docking_top1_native_excluded": excl / n_dock})
-    return out
-
-
-@torch.no_grad()
-def clash_test(model: DockScoreModel, complexes: list[Complex]) -> dict:
-    """The clash test (issue 26): each crystal ligand moved 1-2 A into its protein along the 26
-    grid directions (:func:`dockscore.overlap.pushed_into_protein`); a complex fails when any
-    such pose outscores its crystal pose. Returns counts and the failing ids."""
-    model.eval()
-    settings = model.config.graph_settings()
-    failed, n_complexes, n_poses, margins = [], 0, 0, []
-    for cx in complexes:
-        moves = pushed_into_protein(cx.ligand.pos.numpy(), cx.protein.pos.numpy())
-        if not moves:
-            continue
-        items = [(cx, cx.ligand, False)] + [(cx, cx.ligand.with_positions(torch.tensor(pos, dtype=torch.float32)), False) for _, _, pos in moves]
-        batch, ps, pv = _encode_and_graphs(model, items, settings)
-        scores = model(batch, ps, pv)["score"].tolist()
-        n_complexes, n_poses = n_complexes + 1, n_poses + len(moves)
-        margins.append(scores[0] - max(scores[1:]))
-        if max(scores[1:]) > scores[0]:
-            failed.append(cx.id)
-    return {"complexes": n_complexes, "pushed_poses": n_poses, "pushed_above_crystal": len(failed), "failed": failed,
-            "median_margin_pK": float(np.median(margins)) if margins else float("nan")}
 
 
 def _mirror_credit(metrics: dict, config: TrainConfig) -> float:
@@ -411,9 +156,9 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
           nonbinders: dict[tuple[str, str], torch.Tensor] | None = None, init_state: dict | None = None) -> tuple[DockScoreModel, dict]:
     """``init_state``: a trained model's state dict to start from (a fine-tune) instead of a fresh one.
     ``enantiomers``: complex id -> heavy-atom positions of its ligand's enantiomer in the pocket
-    (:func:`dockscore.negatives.enantiomer_negatives`), used when ``config.enantiomer_weight`` > 0.
+    (:func:`dockscore.training.negatives.enantiomer_negatives`), used when ``config.enantiomer_weight`` > 0.
     ``nonbinders``: (pocket id, ligand id) -> that ligand's heavy-atom positions placed in that
-    pocket (:func:`dockscore.negatives.nonbinder_poses`), used when ``config.nonbinder_weight`` > 0."""
+    pocket (:func:`dockscore.training.negatives.nonbinder_poses`), used when ``config.nonbinder_weight`` > 0."""
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -558,58 +303,9 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
     return model, {"history": history, "best_epoch": best_epoch, "epochs_run": epoch, "mean_train_pK": mean_pk}
 
 
-FEP_TARGETS = ("bace", "cdk2", "jnk1_manual_flips", "mcl1_extra_flips", "p38", "ptp1b", "thrombin_core", "tyk2")
-
-
-def evaluate_fep(model: DockScoreModel, fep_root: Path) -> dict:
-    """Per-target Spearman rho of score vs measured pK (dG in kcal/mol at 298 K) on the JACS FEP series, with the heavy-atom baseline.
-
-    The same unit conversion as `dockscore benchmark` (:func:`dockscore.benchmark.to_pk`), so training
-    logs and the benchmark read one series the same way."""
-    from dockscore.benchmark import to_pk
-    from dockscore.scoring import Scorer
-
-    out = {}
-    for target in FEP_TARGETS:
-        protein = fep_root / f"{target}_protein.pdb"
-        ligands = fep_root / f"{target}_ligands.sdf"
-        if not protein.exists():
-            continue
-        scorer = Scorer(protein, model=model)
-        scores, pks, hac = [], [], []
-        for result in scorer.score_file(ligands):
-            if result.status != "ok" or "r_exp_dg" not in result.record.props:
-                continue
-            scores.append(result.score)
-            pks.append(to_pk(float(result.record.props["r_exp_dg"]), "kcal/mol"))
-            hac.append(result.record.mol.GetNumHeavyAtoms())
-        out[target] = {"n": len(scores), "spearman": spearman(scores, pks), "heavy_atom_spearman": spearman(hac, pks)}
-    out["mean"] = {
-        "spearman": float(np.mean([v["spearman"] for v in out.values()])),
-        "heavy_atom_spearman": float(np.mean([v["heavy_atom_spearman"] for k, v in out.items() if k != "mean"])),
-    }
-    return out
-
-
-def load_training_complexes(data_root: Path, settings: GraphSettings, cache: Path | None = None, limit: int | None = None,
-                            log=print) -> list[Complex]:
-    """The complexes of ``data_root/pdbbind`` (or the tensor cache, written if missing), less the
-    decoys no graph can be built for; shared by ``run_training`` and cross-validation (dockscore.cv)."""
-    if cache is not None and Path(cache).exists():
-        complexes = load_complexes(Path(cache))
-    else:
-        complexes = load_pdbbind(Path(data_root) / "pdbbind", limit=limit, log=log)
-        if cache is not None:
-            save_complexes(complexes, Path(cache))
-    dropped = drop_unscorable_decoys(complexes, settings)
-    if dropped:
-        log(f"dropped {dropped} decoys with no protein atom within the pocket cutoff (no graph to score)")
-    return complexes
-
-
 def training_enantiomers(data_root: Path, ids: list[str], cache: Path | None, out_dir: Path, log=print) -> dict[str, torch.Tensor]:
     """Enantiomer negatives of the training ids, stored beside the tensor cache (or in ``out_dir``)."""
-    from dockscore.negatives import enantiomer_negatives
+    from dockscore.training.negatives import enantiomer_negatives
 
     store = Path(cache).with_suffix(".enantiomers.pt") if cache is not None else Path(out_dir) / "enantiomer_negatives.pt"
     t0 = time.time()
@@ -621,8 +317,8 @@ def training_enantiomers(data_root: Path, ids: list[str], cache: Path | None, ou
 def training_nonbinders(data_root: Path, complexes: list[Complex], ids: list[str], group_of: dict[str, str], cache: Path | None,
                         out_dir: Path, per_pocket: int = 2, seed: int = 0, log=print) -> dict[tuple[str, str], torch.Tensor]:
     """Size-matched non-binders of the pockets ``ids``, drawn from the ligands of ``ids`` of other
-    groups and placed by the prior (:mod:`dockscore.negatives`), stored beside the tensor cache."""
-    from dockscore.negatives import nonbinder_poses, nonbinder_store, size_matched_partners
+    groups and placed by the prior (:mod:`dockscore.training.negatives`), stored beside the tensor cache."""
+    from dockscore.training.negatives import nonbinder_poses, nonbinder_store, size_matched_partners
 
     store = nonbinder_store(cache, out_dir)
     heavy = {c.id: c.heavy_atoms for c in complexes}
@@ -639,7 +335,7 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
                  split_seed: int = 0, element_contacts: float | None = None) -> dict:
     """Load (or read the tensor cache), split by protein, train, evaluate on held-out sets, write checkpoint + metrics JSON.
 
-    ``element_contacts`` (A): fit the element-contact term (:mod:`dockscore.contacts`) on the
+    ``element_contacts`` (A): fit the element-contact term (:mod:`dockscore.training.contacts`) on the
     train + val complexes after calibration (val chose the epoch; the term's penalty is chosen
     on protein-grouped inner folds)."""
     data_root = Path(data_root)
@@ -657,7 +353,7 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
     by_id = {c.id: c for c in complexes}
     info["calibration"] = calibrate(model, [by_id[i] for i in split["train"] if i in by_id])
     if element_contacts:
-        from dockscore.contacts import fit_element_contacts
+        from dockscore.training.contacts import fit_element_contacts
 
         fit_set = [by_id[i] for i in split["train"] + split["val"] if i in by_id]
         info["element_contacts"] = fit_element_contacts(model, fit_set, [c.uniprot for c in fit_set], element_contacts, log=log).to_dict()

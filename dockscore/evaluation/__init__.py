@@ -1,0 +1,1 @@
+"""Evaluation: metrics (one function per power) and the `dockscore benchmark` runner."""
