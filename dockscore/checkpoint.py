@@ -44,7 +44,7 @@ def load_model(path: str | Path | None = None, symmetry: str = "e3") -> DockScor
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-        config = ModelConfig(**json.loads(metadata["config"]))
+        config = ModelConfig(**_current_options(json.loads(metadata["config"]), path))
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error type for non-safetensors files
         raise InputError(f"{path}: not a dockscore checkpoint ({type(exc).__name__}: {exc})") from None
@@ -57,3 +57,16 @@ def load_model(path: str | Path | None = None, symmetry: str = "e3") -> DockScor
     model.eval()
     model.name = path.stem  # type: ignore[attr-defined]
     return model
+
+
+# Options a checkpoint may still name, at the value that meant "off", from before they left
+# dockscore (typed_contacts: a study, never shipped on; its checkpoints say False).
+RETIRED_OPTIONS = {"typed_contacts": False}
+
+
+def _current_options(config: dict, path: Path) -> dict:
+    for key, off in RETIRED_OPTIONS.items():
+        if key in config:
+            if config.pop(key) != off:
+                raise InputError(f"{path}: a checkpoint trained with {key}, an option this dockscore no longer has")
+    return config

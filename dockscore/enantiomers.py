@@ -20,6 +20,7 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnumerationOptions
 
+from dockscore.choices import check_protocol
 from dockscore.errors import InputError
 from dockscore.graph import PreparedLigand
 from dockscore.io.ligands import LigandRecord
@@ -95,7 +96,6 @@ def _aligned_isomer(isomer: Chem.Mol, template: Chem.Mol, seed: int) -> Chem.Mol
     return geometry_stereo(mol)
 
 
-PROTOCOLS = ("anchored", "symmetric")
 
 
 def _c2_turn(pos: torch.Tensor, center: torch.Tensor, axis: torch.Tensor) -> torch.Tensor:
@@ -154,8 +154,7 @@ def compare_stereoisomers(scorer, record: LigandRecord, starts: int = 4, steps: 
     other's inversion images (:func:`_symmetric_starts`). Each start takes ``coarse_steps`` under
     the Vina-typed prior, then up to ``steps`` under the model (``patience``: see
     :func:`dockscore.optimize.optimize_poses`)."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+    check_protocol(protocol, "protocol")
     t0 = time.perf_counter()
     out = StereoComparison(record.source, record.index, record.name, "error")
     if not record.ok:
@@ -262,10 +261,10 @@ def form_mol(c: StereoComparison, form: FormResult, symmetry: str, model: str) -
     """The optimised pose of one form with its dockscore properties, for SDF output."""
     mol = Chem.Mol(form.mol)
     mol.SetProp("_Name", c.name)
-    for key, value in {"dockscore_form": form.form, "dockscore_score": f"{form.score:.4f}", "dockscore_score_unit": "pK",
-                       "dockscore_start_score": f"{form.start_score:.4f}", "dockscore_rmsd_to_start": f"{form.rmsd_to_start:.3f}",
-                       "dockscore_cip": form.cip, "dockscore_symmetry": symmetry, "dockscore_model": model,
-                       "dockscore_source_index": str(c.index)}.items():
+    from dockscore.report import dockscore_properties
+
+    for key, value in dockscore_properties(form=form.form, score=form.score, start_score=form.start_score, rmsd_to_start=form.rmsd_to_start,
+                                           cip=form.cip, symmetry=symmetry, model=model, source_index=c.index).items():
         mol.SetProp(key, value)
     return mol
 

@@ -3,3 +3,8 @@
 
 class InputError(ValueError):
     """A user's file or record cannot be used; the message names the file and record."""
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work (an unknown symmetry, device or protocol); the message names the
+    setting and the values it takes."""

@@ -25,11 +25,12 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
+from dockscore.choices import check_symmetry
+from dockscore.errors import ConfigError
 from dockscore.features import N_ELEM, NUM_ATOM_FEATURES, OFF_ELEM
 from dockscore.graph import CONTACT_PROTEIN_ELEMENTS, LIGAND_BOND, NUM_EDGE_FEATURES, PROTEIN_BOND, GraphSettings
 from dockscore.overlap import overlap_wall, pair_overlap, pose_contacts
 
-SYMMETRIES = ("e3", "se3")
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,6 @@ class ModelConfig:
     # Soft core for the prior's repulsion: overlaps deeper than this (A beyond vdW contact) add no
     # further prior penalty (None = Vina's unbounded quadratic). See PRIOR_REPULSION_NOTE.
     prior_overlap_cap: float | None = None
-    # Learned hydrophobic and H-bond terms only on the atom pairs Vina's types allow them
-    # (hydrophobic-hydrophobic; donor-acceptor), as in the prior. Untyped (False, the models up to
-    # this option), the network may weight an overlap reward on any pair: on training decoys the
-    # learned H-bond term alone then prefers wrong poses (52 of 178 complexes right).
-    typed_contacts: bool = False
     # Pose score (choosing among poses of one ligand): score + (w - 1) * the prior term, so the
     # learned correction counts 1/w as much as Vina's typed terms. The correction is fitted mostly
     # to affinity, which varies between complexes; within one complex the prior carries most of
@@ -328,11 +324,11 @@ class PairInteractionHead(nn.Module):
     hard-clash term and (when ``vina_prior`` > 0) the fixed Vina-typed prior."""
 
     def __init__(self, F: int, rank: int, cutoff: float, offset: float, clash_weight: float = 1.0, vina_prior: float = 0.0,
-                 prior_overlap_cap: float | None = None, typed_contacts: bool = False, correction_weight: float = 1.0) -> None:
+                 prior_overlap_cap: float | None = None, correction_weight: float = 1.0) -> None:
         super().__init__()
         K = len(LEARNED_TERMS)
         self.K, self.rank, self.cutoff, self.clash_weight, self.vina_prior = K, rank, cutoff, clash_weight, vina_prior
-        self.prior_overlap_cap, self.typed_contacts = prior_overlap_cap, typed_contacts
+        self.prior_overlap_cap = prior_overlap_cap
         self.correction_weight = correction_weight  # 0: the learned pair energies are zero (see learned_correction_off)
         self.ligand_proj = nn.Linear(F, K * rank)
         self.protein_proj = nn.Linear(F, K * rank)
@@ -362,11 +358,6 @@ class PairInteractionHead(nn.Module):
         raw = interaction_terms(d_s)
         terms = raw * switch[:, None]
         xs_i, xs_j = (xs.index_select(0, i), xs.index_select(0, j)) if xs is not None else (None, None)
-        if self.typed_contacts:
-            if xs is None:
-                raise ValueError("typed_contacts needs the graphs' XS atom types (data.xs)")
-            hydrophobic_pair, hbond_pair = xs_pair_masks(xs_i, xs_j)
-            terms = torch.cat([terms[:, :3], terms[:, 3:4] * hydrophobic_pair[:, None], terms[:, 4:5] * hbond_pair[:, None], terms[:, 5:]], dim=-1)
         clash = -self.clash_weight * torch.relu(-d_s - CLASH_ONSET) ** 2 * switch
         if self.vina_prior and xs is not None:
             # Vina's own hard 8 A cutoff (pairs are already within it): the smooth switch would
@@ -383,7 +374,7 @@ class PairInteractionHead(nn.Module):
 
     def settings(self) -> tuple:
         """Everything besides parameters and buffers that :meth:`pair_terms` reads."""
-        return (self.K, self.cutoff, self.clash_weight, self.vina_prior, self.prior_overlap_cap, self.typed_contacts)
+        return (self.K, self.cutoff, self.clash_weight, self.vina_prior, self.prior_overlap_cap)
 
 
 class DockScoreModel(nn.Module):
@@ -391,10 +382,9 @@ class DockScoreModel(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        if config.symmetry not in SYMMETRIES:
-            raise ValueError(f"symmetry must be one of {SYMMETRIES}, not {config.symmetry!r}")
+        check_symmetry(config.symmetry, "symmetry")
         if config.symmetry == "se3" and config.vectors == 0:
-            raise ValueError("se3 needs vector channels (vectors > 0) to build pseudoscalars")
+            raise ConfigError("se3 needs vector channels (vectors > 0) to build pseudoscalars")
         self.config = config
         F, V, odd = config.hidden, config.vectors, config.symmetry == "se3"
         self.embed = nn.Linear(NUM_ATOM_FEATURES, F)
@@ -402,7 +392,7 @@ class DockScoreModel(nn.Module):
         self.protein_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.protein_layers))
         self.ligand_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.layers))
         self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset, config.clash_weight, config.vina_prior,
-                                       config.prior_overlap_cap, config.typed_contacts, config.correction_weight)
+                                       config.prior_overlap_cap, config.correction_weight)
         if config.element_contact_cutoff is not None:
             self.set_element_contacts(config.element_contact_cutoff)
 

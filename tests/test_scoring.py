@@ -242,39 +242,6 @@ def test_shipped_default_model_carries_the_prior_soft_core():
     assert all(m.head.prior_overlap_cap == PRIOR_OVERLAP_CAP for m in getattr(model, "members", [model]))
 
 
-def test_typed_contacts_gate_learned_hydrophobic_and_hbond_terms_by_vina_types():
-    """With typed_contacts the learned hydrophobic term acts only between two hydrophobic atoms and
-    the learned H-bond term only between a donor and an acceptor; every other term, and every
-    allowed pair, is exactly the untyped head's (same weights)."""
-    from dockscore.model import LEARNED_TERMS, PairInteractionHead
-
-    g = torch.Generator().manual_seed(0)
-    n, pairs = 40, 300
-    s = torch.randn(n, 16, generator=g)
-    pos = torch.randn(n, 3, generator=g) * 3.0
-    radius = torch.full((n,), 1.7)
-    pair_index = torch.randint(0, n, (2, pairs), generator=g)
-    xs = torch.randint(0, 2, (n, 3), generator=g).float()
-    torch.manual_seed(0)
-    untyped = PairInteractionHead(16, 4, 8.0, 6.0, vina_prior=1.0)
-    typed = PairInteractionHead(16, 4, 8.0, 6.0, vina_prior=1.0, typed_contacts=True)
-    typed.load_state_dict(untyped.state_dict())
-    with torch.no_grad():
-        a, b = untyped.pair_energies(s, pos, radius, pair_index, xs), typed.pair_energies(s, pos, radius, pair_index, xs)
-    i, j = pair_index
-    hydrophobic = (xs[i, 0] * xs[j, 0]).bool()
-    hbond = ((xs[i, 1] * xs[j, 2] + xs[i, 2] * xs[j, 1]) > 0)
-    k_hyd, k_hb = LEARNED_TERMS.index("hydrophobic"), LEARNED_TERMS.index("hbond")
-    assert 0 < int(hydrophobic.sum()) < pairs and 0 < int(hbond.sum()) < pairs
-    assert torch.equal(b[~hydrophobic, k_hyd], torch.zeros(int((~hydrophobic).sum())))
-    assert torch.equal(b[~hbond, k_hb], torch.zeros(int((~hbond).sum())))
-    assert torch.allclose(b[hydrophobic, k_hyd], a[hydrophobic, k_hyd]) and torch.allclose(b[hbond, k_hb], a[hbond, k_hb])
-    others = [k for k in range(a.shape[1]) if k not in (k_hyd, k_hb)]
-    assert torch.allclose(b[:, others], a[:, others])
-    with pytest.raises(ValueError, match="XS"):
-        typed.pair_energies(s, pos, radius, pair_index, None)
-
-
 def test_poses_of_one_compound_share_chemistry_without_changing_a_score(tmp_path):
     """The next pose of a compound reuses features and stereo perception: same scores and
     reports as preparing and perceiving every pose from scratch, also when a pose inverts a centre."""

@@ -8,14 +8,14 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dockscore.cli.common import console, errors
+from dockscore.cli.common import console, errors, symmetry_option
 from dockscore.errors import InputError
 
 
 def benchmark(
     manifest: Path = typer.Argument(..., help="CSV with columns protein, ligands [, group, kind]; kind: crystal, decoys, actives, inactives."),
     out_dir: Path = typer.Option(Path("benchmark"), "--output", "-o", "--out-dir", help="Folder for poses.csv, metrics.json and plot.png (--out-dir: the older spelling)."),
-    symmetry: str = typer.Option("e3", "--symmetry", "-s"),
+    symmetry: str = symmetry_option(),
     model: Optional[Path] = typer.Option(None, "--model"),
     activity_property: Optional[str] = typer.Option(None, "--activity-property", help="SD property with the measured activity."),
     activity_unit: str = typer.Option("pK", "--activity-unit", help="pK, kcal/mol (dG), kJ/mol, M, uM or nM; converted to pK."),
@@ -25,9 +25,6 @@ def benchmark(
     """Scoring, ranking, docking and screening power on your own data, with bootstrap 95 % intervals."""
     from dockscore.evaluation.benchmark import compute_metrics, dockscore_scorer, plot, run_benchmark, write_metrics
 
-    if symmetry not in ("e3", "se3"):
-        errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
-        raise typer.Exit(2)
     if out_dir.exists() and not out_dir.is_dir():
         errors.print(f"error: {out_dir}: is a file; --output names a folder for poses.csv, metrics.json and plot.png", markup=False, highlight=False)
         raise typer.Exit(1)

@@ -4,14 +4,15 @@ scorer and record openers, the input guard, table columns and the library-run pr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dockscore.errors import InputError
+from dockscore.choices import SYMMETRY_HELP, check_device, check_protocol, check_symmetry
+from dockscore.errors import ConfigError, InputError
 
 
 console = Console()
@@ -81,9 +82,6 @@ def open_scorer(protein: Path, model: Optional[Path], symmetry: str):
 
     torch.set_num_threads(1)  # small graphs: threads only spin when another process holds a core (64 s instead of 3 s measured)
 
-    if symmetry not in ("e3", "se3"):
-        errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
-        raise typer.Exit(2)
     try:
         return Scorer(protein, model=model, symmetry=symmetry)
     except (InputError, ValueError) as exc:
@@ -111,3 +109,31 @@ def guard_outputs(outputs: list[Optional[Path]], inputs: list[Optional[Path]]) -
     except InputError as exc:
         errors.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1)
+
+
+def fail(message: object, code: int = 1) -> NoReturn:
+    """The one error printer: ``error: MESSAGE`` on one line of stderr, then exit."""
+    errors.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def checked(check):
+    """A typer callback running one of :mod:`dockscore.choices`' checks: a wrong value is one line, exit 2."""
+    def callback(value):
+        try:
+            return value if value is None else check(value)
+        except ConfigError as exc:
+            fail(exc, 2)
+    return callback
+
+
+def symmetry_option(help: str = SYMMETRY_HELP):
+    return typer.Option("e3", "--symmetry", "-s", callback=checked(check_symmetry), help=help)
+
+
+def device_option(help: str = "cpu, or cuda[:N].", default: str = "cpu"):
+    return typer.Option(default, "--device", callback=checked(check_device), help=help)
+
+
+def protocol_option(help: str):
+    return typer.Option("anchored", "--protocol", callback=checked(check_protocol), help=help)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dockscore.cli.common import console, errors, guard_outputs, open_scorer, read_records
+from dockscore.cli.common import console, errors, guard_outputs, open_scorer, read_records, symmetry_option
 
 
 COMPARE_THRESHOLD = 0.5  # pK; see `compare --help`
@@ -18,7 +18,7 @@ def compare(
     protein: Path = typer.Argument(..., help="Receptor (PDB/mmCIF)."),
     ligands: list[Path] = typer.Argument(..., help="Posed ligands, several stereoisomers of a molecule with their own poses."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="CSV: one row per stereoisomer with its best score and the group's delta."),
-    symmetry: str = typer.Option("e3", "--symmetry", "-s"),
+    symmetry: str = symmetry_option(),
     model: Optional[Path] = typer.Option(None, "--model"),
     threshold: float = typer.Option(COMPARE_THRESHOLD, "--threshold", help="Flag a group when its best stereoisomer beats the next by more than this (pK). Default 0.5: about the median per-ligand threshold that `dockscore enantiomers` calibrated on 110 held-out chiral crystal ligands (0.36 E3, 0.52 SE3)."),
 ) -> None:

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dockscore.cli.common import console, errors, guard_outputs, open_scorer, plural, run_library_with_progress
+from dockscore.choices import check_stereoisomers
+from dockscore.cli.common import checked, console, device_option, errors, guard_outputs, open_scorer, plural, protocol_option, run_library_with_progress, symmetry_option
 from dockscore.definitions import SCORE_UNIT
 
 
@@ -18,17 +19,17 @@ def enantiomers(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Main output: NAME.csv, one row per ligand (scores in pK, delta, preferred form, flag); NAME.sdf[.gz] is taken as --poses."),
     summary: Optional[Path] = typer.Option(None, "--summary", help="The summary CSV (the older spelling of -o NAME.csv)."),
     poses: Optional[Path] = typer.Option(None, "--poses", help="SDF (or .sdf.gz) with the optimised pose of every form and its dockscore_* properties."),
-    symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (sees handedness)."),
+    symmetry: str = symmetry_option(),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
-    protocol: str = typer.Option("anchored", "--protocol", help="Where the search starts. anchored: the input form at its own pose, the enantiomer at its mirror images. symmetric: both forms from the same envelope-keeping placements (the input's pose and its 180-degree turns; their inversions), so the starts do not depend on which hand was given."),
-    stereoisomers: str = typer.Option("enantiomer", "--stereoisomers", help="'enantiomer' (all centres inverted) or 'all' (every stereoisomer, up to --max-isomers)."),
+    protocol: str = protocol_option("Where the search starts. anchored: the input form at its own pose, the enantiomer at its mirror images. symmetric: both forms from the same envelope-keeping placements (the input's pose and its 180-degree turns; their inversions), so the starts do not depend on which hand was given."),
+    stereoisomers: str = typer.Option("enantiomer", "--stereoisomers", callback=checked(check_stereoisomers), help="'enantiomer' (all centres inverted) or 'all' (every stereoisomer, up to --max-isomers)."),
     max_isomers: int = typer.Option(8, "--max-isomers", min=2, help="Cap on forms per ligand with --stereoisomers all."),
     starts: int = typer.Option(4, "--starts", min=1, help="Optimisation starts per form."),
     steps: int = typer.Option(4, "--steps", min=0, help="Model steps per start (rigid body + torsions), after the coarse steps; a start that stops improving for 2 steps stops."),
     coarse_steps: int = typer.Option(30, "--coarse-steps", min=0, help="Steps per start under the Vina-typed prior alone first (cheap: no network)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the perturbed starts."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Worker processes (0 = one per CPU core), as in rank. Results do not depend on it."),
-    device: str = typer.Option("cpu", "--device", help="cpu, or cuda[:N] (the comparisons run in this process on the device)."),
+    device: str = device_option("cpu, or cuda[:N] (the comparisons run in this process on the device)."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run the workers on a Ray cluster: its address, 'auto' or 'local'. Needs pip install 'dockscore[ray]'."),
     store: Optional[Path] = typer.Option(None, "--store", help="SQLite results store for a long run (what --resume continues); default: a temporary one."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run --store holds: ligands already compared are skipped."),
@@ -46,19 +47,11 @@ def enantiomers(
     import shutil
     import tempfile
 
-    from dockscore.enantiomers import PROTOCOLS, SUMMARY_COLUMNS, flag_precision_note
+    from dockscore.enantiomers import SUMMARY_COLUMNS, flag_precision_note
     from dockscore.rank import CompareTask, ScorerSpec, library_files
     from dockscore.report import AtomicOutput
     from dockscore.store import ResultStore
 
-    for value, allowed, name in ((stereoisomers, ("enantiomer", "all"), "--stereoisomers"), (protocol, PROTOCOLS, "--protocol"),
-                                 (symmetry, ("e3", "se3"), "--symmetry")):
-        if value not in allowed:
-            errors.print(f"error: {name} must be {' or '.join(allowed)}, not {value!r}")
-            raise typer.Exit(2)
-    if not (device == "cpu" or device.startswith("cuda")):
-        errors.print(f"error: --device must be cpu or cuda[:N], not {device!r}")
-        raise typer.Exit(2)
     if output is not None:
         if output.name.lower().endswith((".sdf", ".sdf.gz")) and poses is None:
             poses = output

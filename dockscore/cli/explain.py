@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from dockscore.cli.common import console, errors, guard_outputs, open_scorer, read_records
+from dockscore.cli.common import console, errors, guard_outputs, open_scorer, read_records, symmetry_option
 from dockscore.definitions import SCORE_UNIT
 
 
@@ -16,7 +16,7 @@ def explain(
     ligands: list[Path] = typer.Argument(..., help="Posed ligands: SDF, SDF.gz or MOL2."),
     output: Path = typer.Option(..., "--output", "-o", help="PNG: the ligand in 2D, each heavy atom coloured by its contribution (green adds pK, red costs it), score and top terms below."),
     record: int = typer.Option(0, "--record", min=0, help="Which record to draw: its position in the input (0 = the first), over the files in order."),
-    symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (sees handedness)."),
+    symmetry: str = symmetry_option(),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
 ) -> None:
     """Why does a pose score what it does? Draw the ligand with every heavy atom coloured by its contribution (pK).

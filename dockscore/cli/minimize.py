@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dockscore.cli.common import console, errors, guard_outputs, open_scorer, read_records
+from dockscore.cli.common import console, errors, guard_outputs, open_scorer, read_records, symmetry_option
 from dockscore.errors import InputError
 
 
@@ -16,7 +16,7 @@ def minimize(
     protein: Path = typer.Argument(..., help="Receptor (PDB/mmCIF)."),
     ligands: list[Path] = typer.Argument(..., help="Posed ligands (SDF/SDF.gz/MOL2)."),
     output: Path = typer.Option(..., "--output", "-o", help="SDF with optimised poses and their scores."),
-    symmetry: str = typer.Option("e3", "--symmetry", "-s"),
+    symmetry: str = symmetry_option(),
     model: Optional[Path] = typer.Option(None, "--model"),
     steps: int = typer.Option(50, "--steps", min=0, help="Gradient steps (rigid body + torsions)."),
 ) -> None:
@@ -25,7 +25,7 @@ def minimize(
     Scores here are the optimiser's objective, with the prior's repulsion unbounded (a soft core
     would let atoms sink into the protein); `dockscore score` on the output gives the soft-core score."""
     from dockscore.optimize import optimize_pose, set_heavy_positions
-    from dockscore.report import PartialSDWriter
+    from dockscore.report import PartialSDWriter, dockscore_properties
     from dockscore.sanity import pose_problem
 
     guard_outputs([output], [protein, *ligands, model])
@@ -53,10 +53,9 @@ def minimize(
             for key, value in record.props.items():
                 mol.SetProp(key, value)
             mol.SetProp("_Name", record.name)
-            for key, value in {"dockscore_score": f"{result.score:.4f}", "dockscore_score_unit": "pK",
-                               "dockscore_start_score": f"{result.start_score:.4f}", "dockscore_rmsd_to_start": f"{result.rmsd_to_start:.3f}",
-                               "dockscore_symmetry": scorer.symmetry, "dockscore_model": scorer.model_name,
-                               "dockscore_objective": "hard wall: the prior's repulsion unbounded (dockscore score uses its soft core)"}.items():
+            for key, value in dockscore_properties(score=result.score, start_score=result.start_score, rmsd_to_start=result.rmsd_to_start,
+                                                   symmetry=scorer.symmetry, model=scorer.model_name,
+                                                   objective="hard wall: the prior's repulsion unbounded (dockscore score uses its soft core)").items():
                 mol.SetProp(key, value)
             writer.write(mol)
             writer.flush()

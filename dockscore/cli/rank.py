@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from dockscore.cli.common import add_column, console, errors, plural, protein_note, run_library_with_progress
+from dockscore.cli.common import add_column, console, device_option, errors, plural, protein_note, run_library_with_progress, symmetry_option
 from dockscore.definitions import OVERLAP_ALLOWANCE, OVERLAP_ONSET, SCORE_UNIT
 from dockscore.errors import InputError
 
@@ -27,10 +27,10 @@ def rank(
     group_by: str = typer.Option("title", "--group-by", help="What makes poses one compound: 'title' (the record's first line), 'file' (one compound per input file: Vina, smina, Uni-Dock outputs), 'dir' (per folder: DiffDock's rank1.sdf, rank2_confidence-0.48.sdf ...) or the name of an SD property (e.g. ID)."),
     group_pattern: Optional[str] = typer.Option(None, "--group-pattern", help="Regular expression applied to the --group-by key: the compound is the part it matches (its first group if it has one), e.g. '^([^|]+)' for GOLD's 'LIG|dock3' titles."),
     max_overlap: float = typer.Option(OVERLAP_ALLOWANCE, "--max-overlap", min=0.0, help=f"A, a pose's summed overlap with the protein (over heavy-atom pairs, the depth past {OVERLAP_ONSET} A inside van der Waals contact) above which it is not physically valid: each compound's best pose is chosen among its valid ones, and a compound with none ranks after all others, flagged 'overlaps protein'. The most of 636 training crystal poses is 1.53 A (a covalent ligand)."),
-    symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (sees handedness)."),
+    symmetry: str = symmetry_option(),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=0, help="Worker processes (0 = one per CPU core); each holds the encoded protein once. Results do not depend on it."),
-    device: str = typer.Option("cpu", "--device", help="cpu, or cuda[:N]: CPU workers (--jobs) build graphs, the GPU scores them in --batch-size batches."),
+    device: str = device_option("cpu, or cuda[:N]: CPU workers (--jobs) build graphs, the GPU scores them in --batch-size batches."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Run the workers on a Ray cluster: its address, 'auto' (the cluster this machine is part of) or 'local' (start Ray here). Needs pip install 'dockscore[ray]'."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Poses per model call (and per store transaction)."),
     pocket_cutoff: Optional[float] = typer.Option(None, "--pocket-cutoff", min=1.0, max=30.0, help="Pocket radius around the ligand, A; default: the model's training value (8 A)."),
@@ -48,12 +48,6 @@ def rank(
     from dockscore.rank import template_mol as template_molecule
     from dockscore.report import check_outputs
 
-    if symmetry not in ("e3", "se3"):
-        errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
-        raise typer.Exit(2)
-    if not (device == "cpu" or device.startswith("cuda")):
-        errors.print(f"error: --device must be cpu or cuda[:N], not {device!r}")
-        raise typer.Exit(2)
     if output.suffix.lower() != ".csv":
         errors.print(f"error: {output}: the ranked table is a CSV (-o NAME.csv)")
         raise typer.Exit(2)

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dockscore.cli.common import add_column, console, errors, protein_note
+from dockscore.cli.common import add_column, console, device_option, errors, protein_note, symmetry_option
 from dockscore.definitions import POSE_SCORE_MEANING, SCORE_MEANING, SCORE_UNIT
 from dockscore.errors import InputError
 
@@ -19,12 +19,12 @@ def score(
     ligands: list[Path] = typer.Argument(..., help="Poses: SDF, SDF.gz, MOL2 or PDBQT (Vina, QuickVina, Uni-Dock outputs: each MODEL a pose), in the receptor's coordinate frame. Several files allowed."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results: .sdf/.sdf.gz (input records + dockscore_* properties) or .csv."),
     template: Optional[str] = typer.Option(None, "--template", help="The chemistry of PDBQT poses that carry no Meeko 'REMARK SMILES' lines (files not prepared with Meeko): the ligand's SMILES, or an SDF/MOL file of it."),
-    symmetry: str = typer.Option("e3", "--symmetry", "-s", help="e3: invariant to rotation, translation and reflection. se3: rotation/translation only (parity-odd features see handedness)."),
+    symmetry: str = symmetry_option(),
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint (.safetensors); default: the shipped model for --symmetry."),
     pocket_cutoff: Optional[float] = typer.Option(None, "--pocket-cutoff", min=1.0, max=30.0, help="Protein atoms within this distance (A) of any ligand heavy atom form the pocket; default: the model's training value (8 A). Smaller values truncate the learned interaction terms."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Poses per model call."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch CPU threads (1 is fastest for these small graphs; for many poses use `dockscore rank --jobs N`)."),
-    device: str = typer.Option("cpu", "--device", help="cpu, or cuda[:N]: the model runs on the GPU in --batch-size batches."),
+    device: str = device_option("cpu, or cuda[:N]: the model runs on the GPU in --batch-size batches."),
     keep_waters: bool = typer.Option(False, "--keep-waters", help="Keep crystal waters as protein atoms (the shipped models were trained without them)."),
     show: int = typer.Option(50, "--show", min=0, help="Rows of the terminal table (0 = none)."),
     stereo: bool = typer.Option(True, "--stereo/--no-stereo", help="Perceive stereocentres: CIP labels and declared-vs-3D consistency flags in the output."),
@@ -40,12 +40,6 @@ def score(
     from dockscore.report import check_outputs
 
     torch.set_num_threads(max(1, threads))
-    if symmetry not in ("e3", "se3"):
-        errors.print(f"error: --symmetry must be e3 or se3, not {symmetry!r}")
-        raise typer.Exit(2)
-    if not (device == "cpu" or device.startswith("cuda")):
-        errors.print(f"error: --device must be cpu or cuda[:N], not {device!r}")
-        raise typer.Exit(2)
     try:
         check_outputs([output], [protein, *ligands, *([model] if model else [])])
         template_mol = template_molecule(template)
