@@ -25,13 +25,15 @@ from dockscore.checkpoint import load_model, metrics_path, save_model  # noqa: E
 from dockscore.training.contacts import DEFAULT_CUTOFF, fit_element_contacts  # noqa: E402
 from dockscore.training.evaluate import evaluate, evaluate_fep  # noqa: E402
 from dockscore.training.data import load_complexes  # noqa: E402
+from dockscore.training.recipes import recipe  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--cutoff", type=float, default=DEFAULT_CUTOFF)
+    parser.add_argument("--cutoff", type=float, default=recipe("se3").inference.element_contacts or DEFAULT_CUTOFF,
+                        help="reach in A (default: dockscore-se3's recipe)")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pdbbind.pt")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()

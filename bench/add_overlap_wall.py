@@ -1,6 +1,6 @@
 """Put the overlap wall (dockscore.overlap) on a trained checkpoint and read what it changes.
 
-    python bench/add_overlap_wall.py IN.safetensors OUT.safetensors [--weight 2]
+    python bench/add_overlap_wall.py IN.safetensors OUT.safetensors [--recipe se3 | --weight 2]
 
 The wall is a fixed term (no parameter moves), so it can be set on a shipped model. Reads IN's
 held-out parts (test, fep_targets: scoring R, within-protein rho, docking top-1 on the smina
@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from dockscore.checkpoint import load_model, metrics_path, save_model  # noqa: E402
 from dockscore.training.evaluate import clash_test, evaluate, evaluate_fep  # noqa: E402
 from dockscore.training.data import load_complexes  # noqa: E402
+from dockscore.training.recipes import recipe  # noqa: E402
 
 
 def checkpoint_extra(path: Path) -> dict:
@@ -38,10 +39,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--weight", type=float, default=2.0, help="pK per A of a pose's summed overlap beyond dockscore.overlap.OVERLAP_ALLOWANCE")
+    parser.add_argument("--weight", type=float, default=None, help="pK per A of a pose's summed overlap beyond dockscore.overlap.OVERLAP_ALLOWANCE (default: --recipe's)")
+    parser.add_argument("--recipe", default="se3", help="the recipe whose overlap wall to set (dockscore.training.recipes)")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pdbbind.pt")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
+    if args.weight is None:
+        args.weight = recipe(args.recipe).inference.overlap_wall
     if args.out.resolve() in (args.model.resolve(), metrics_path(args.model).resolve()):
         raise SystemExit(f"error: {args.out}: is the input; write elsewhere and move it")
     torch.set_num_threads(1)

@@ -24,6 +24,7 @@ from dockscore.checkpoint import load_model, save_model  # noqa: E402
 from dockscore.model import DockScoreEnsemble  # noqa: E402
 from dockscore.training.evaluate import evaluate, evaluate_fep  # noqa: E402
 from dockscore.training.data import load_complexes  # noqa: E402
+from dockscore.training.recipes import recipe  # noqa: E402
 
 
 def main() -> None:
@@ -33,11 +34,16 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, nargs="+", required=True, help="the members' metrics JSONs, same order")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pdbbind.pt")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--recipe", default=None, help="take the inference terms (soft core, pose-score w) from this recipe (dockscore.training.recipes)")
     parser.add_argument("--prior-overlap-cap", type=float, default=None,
                         help="soft core for the Vina prior's repulsion (A), applied at inference to members trained without it")
     parser.add_argument("--pose-prior-weight", type=float, default=None,
                         help="w of the pose score (score + (w - 1) x the prior term), set at inference (dockscore-e3's is 2)")
     args = parser.parse_args()
+    if args.recipe:
+        inference = recipe(args.recipe).inference
+        args.prior_overlap_cap = inference.prior_overlap_cap if args.prior_overlap_cap is None else args.prior_overlap_cap
+        args.pose_prior_weight = inference.pose_prior_weight if args.pose_prior_weight is None else args.pose_prior_weight
     torch.set_num_threads(1)
     reports = [json.loads(p.read_text()) for p in args.metrics]
     if len({json.dumps(r["split"], sort_keys=True) for r in reports}) != 1:

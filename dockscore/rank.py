@@ -641,8 +641,7 @@ def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500,
 def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> tuple[int, list[str]]:
     """Each chosen pose's own record text (its original properties kept) with dockscore's added,
     in rank order. Only the top poses are held in memory; each source file is read once."""
-    from dockscore.report import AtomicOutput, sd_properties, with_sd_properties
-    from dockscore.definitions import SCORE_UNIT
+    from dockscore.report import AtomicOutput, dockscore_properties, sd_properties, with_sd_properties
 
     wanted: dict[str, dict[int, tuple[int, object]]] = {}
     for rank, c in chosen:
@@ -659,13 +658,10 @@ def _write_top_sdf(path: str | Path, chosen: list, settings: dict[str, str]) -> 
                 if record.name != c.name:
                     warnings.append(f"{source} record {raw.index}: is {record.name!r} now, was {c.name!r} when scored (file changed?): left out of the top SDF")
                     continue
-                props = {"dockscore_rank": str(rank), "dockscore_compound": c.compound, "dockscore_score": f"{c.score:.4f}",
-                         "dockscore_score_unit": SCORE_UNIT, "dockscore_pose_score": f"{c.pose_score:.4f}",
-                         "dockscore_n_poses": str(c.n_poses), "dockscore_symmetry": settings.get("symmetry", ""),
-                         "dockscore_model": settings.get("model_name", ""), "dockscore_stereo": c.stereo, "dockscore_cip": c.cip,
-                         "dockscore_stereo_flag": c.stereo_flag, "dockscore_closest_contact_A": format_length(c.closest_contact),
-                         "dockscore_clashes": "" if c.clashes is None else str(c.clashes), "dockscore_overlap_A": format_length(c.overlap),
-                         "dockscore_clash_flag": "overlaps protein" if c.overlapping else ""}
+                props = dockscore_properties(rank=rank, compound=c.compound, score=c.score, pose_score=c.pose_score, n_poses=c.n_poses,
+                                             symmetry=settings.get("symmetry", ""), model=settings.get("model_name", ""), stereo=c.stereo,
+                                             cip=c.cip, stereo_flag=c.stereo_flag, closest_contact_A=c.closest_contact, clashes=c.clashes,
+                                             overlap_A=c.overlap, clash_flag="overlaps protein" if c.overlapping else "")
                 if raw.fmt in ("mol2", "pdbqt"):  # no SD text to pass through: the parsed molecule, its properties kept
                     text = Chem.MolToMolBlock(record.mol) + sd_properties(record.props) if record.mol is not None else ""
                 else:

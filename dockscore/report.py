@@ -28,6 +28,29 @@ def _count(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
+PK_FIELDS = ("score", "pose_score", "start_score")  # pK numbers: four decimals, the unit written beside the first
+
+
+def dockscore_properties(**values) -> dict[str, str]:
+    """The ``dockscore_*`` SD properties of a record, in the order given: the one place they are
+    spelled and formatted (pK to 4 decimals with ``dockscore_score_unit`` after the first; lengths
+    ``*_A`` in A to 2; RMSD to 3; missing values empty), for score, rank, enantiomers and minimize."""
+    props = {}
+    for key, value in values.items():
+        if key in PK_FIELDS:
+            text = _fmt(value)
+        elif key.endswith("_A"):
+            text = format_length(value)
+        elif key == "rmsd_to_start":
+            text = "" if value is None else f"{value:.3f}"
+        else:
+            text = "" if value is None else str(value)
+        props[f"dockscore_{key}"] = text
+        if key in PK_FIELDS and "dockscore_score_unit" not in props:
+            props["dockscore_score_unit"] = SCORE_UNIT
+    return props
+
+
 class _ReplacedWhenComplete:
     """A file written as ``NAME.partial`` beside its target and renamed over it by
     ``close(complete=True)``: an interrupted run leaves the old file (if any) untouched and the
@@ -108,23 +131,13 @@ class ResultWriter(_ReplacedWhenComplete):
         block = block.rstrip("\n")
         if "M  END" not in block:  # a truncated record: keep a placeholder so every input has an output record
             block = f"{result.name}\n  dockscore\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END"
-        props = {
-            "dockscore_score": _fmt(result.score),
-            "dockscore_score_unit": SCORE_UNIT,
-            "dockscore_pose_score": _fmt(result.pose_score),
-            "dockscore_status": result.status,
-            "dockscore_closest_contact_A": format_length(result.closest_contact),
-            "dockscore_clashes": _count(result.clashes),
-            "dockscore_overlap_A": format_length(result.overlap),
-            "dockscore_symmetry": self.symmetry,
-            "dockscore_model": self.model_name,
-        }
+        props = dockscore_properties(score=result.score, pose_score=result.pose_score, status=result.status,
+                                     closest_contact_A=result.closest_contact, clashes=result.clashes, overlap_A=result.overlap,
+                                     symmetry=self.symmetry, model=self.model_name)
         if result.stereo is not None:
-            props["dockscore_stereo"] = result.stereo.kind()
-            props["dockscore_cip"] = result.stereo.cip()
-            props["dockscore_stereo_flag"] = result.stereo.flag()
+            props |= dockscore_properties(stereo=result.stereo.kind(), cip=result.stereo.cip(), stereo_flag=result.stereo.flag())
         if result.message:
-            props["dockscore_error"] = result.message
+            props |= dockscore_properties(error=result.message)
         return with_sd_properties(block, props)
 
     def __enter__(self) -> "ResultWriter":

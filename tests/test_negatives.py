@@ -100,7 +100,8 @@ def test_a_non_binder_is_placed_inside_the_pocket_and_the_store_is_reused(tmp_pa
 
 def test_non_binder_loss_and_partners_keep_held_out_ligands_out():
     from dockscore.training.data import Complex
-    from dockscore.training.loop import _nonbinder_partners, nonbinder_loss
+    from dockscore.training.losses import nonbinder_loss
+    from dockscore.training.loop import _nonbinder_partners
 
     scores = torch.tensor([7.0, 6.5, 3.0, 5.0])
     # own 7.0 vs non-binder 6.5: margin 1 -> 0.5, ceiling 4 -> 2.5; own 7.0 vs 3.0: 0 and 0

@@ -156,11 +156,24 @@ def _top1_success(items: list[dict]) -> float:
 
 
 def compute_metrics(poses: list[dict], n_boot: int = 1000) -> dict:
-    """Metrics from per-pose rows (keys group, kind, name, score, activity, rmsd; score higher = better)."""
+    """Metrics from per-pose rows (keys group, kind, name, score, activity, rmsd; score higher = better):
+    scoring and within-group ranking, docking and screening power, each where the rows allow it."""
     ok = [p for p in poses if p.get("score") is not None and p["score"] == p["score"]]
     out: dict = {"n_poses": len(poses), "n_scored": len(ok)}
+    out.update(scoring_and_ranking_power(ok, n_boot))
+    docking = docking_power(ok, n_boot)
+    if docking:
+        out["docking"] = docking
+    screening = screening_power(ok)
+    if screening:
+        out["screening"] = screening
+    return out
 
-    # scoring power: one point per (group, ligand name): its best-scored pose among non-decoy rows
+
+def scoring_and_ranking_power(ok: list[dict], n_boot: int = 1000) -> dict:
+    """``scoring`` (Pearson R of best score vs activity, one point per (group, ligand)) and ``ranking``
+    (mean Spearman rho within groups of >= 3 ligands), with bootstrap intervals over groups."""
+    out: dict = {}
     best: dict[tuple, tuple[float, float]] = {}
     for p in ok:
         if p["activity"] is None or p["activity"] != p["activity"] or p["kind"] in ("decoys",):
@@ -169,25 +182,30 @@ def compute_metrics(poses: list[dict], n_boot: int = 1000) -> dict:
         if key not in best or p["score"] > best[key][0]:
             best[key] = (p["score"], p["activity"])
     pairs = list(best.values())
-    if len(pairs) >= 3:
-        by_group = defaultdict(list)
-        for (g, _, _), v in best.items():
-            by_group[g].append(v)
-        units = list(by_group.values()) if len(by_group) >= 5 else [[v] for v in pairs]
-        flat = lambda sample: [x for unit in sample for x in unit]  # noqa: E731
-        out["scoring"] = {"pearson": _pearson(pairs), "ci95": _bootstrap(units, lambda s: _pearson(flat(s)), n_boot), "n": len(pairs)}
-        rhos = {g: _spearman(v) for g, v in by_group.items() if len(v) >= 3}
-        rhos = {g: r for g, r in rhos.items() if r == r}
-        if rhos:
-            values = list(rhos.values())
-            if len(values) == 1:  # one series: resample its ligands, not the single group
-                only = by_group[next(iter(rhos))]
-                ci = _bootstrap([[v] for v in only], lambda s: _spearman(flat(s)), n_boot)
-            else:
-                ci = _bootstrap(values, _mean, n_boot)
-            out["ranking"] = {"mean_spearman": _mean(values), "ci95": ci, "n_groups": len(values), "per_group": rhos}
+    if len(pairs) < 3:
+        return out
+    by_group = defaultdict(list)
+    for (g, _, _), v in best.items():
+        by_group[g].append(v)
+    units = list(by_group.values()) if len(by_group) >= 5 else [[v] for v in pairs]
+    flat = lambda sample: [x for unit in sample for x in unit]  # noqa: E731
+    out["scoring"] = {"pearson": _pearson(pairs), "ci95": _bootstrap(units, lambda s: _pearson(flat(s)), n_boot), "n": len(pairs)}
+    rhos = {g: _spearman(v) for g, v in by_group.items() if len(v) >= 3}
+    rhos = {g: r for g, r in rhos.items() if r == r}
+    if rhos:
+        values = list(rhos.values())
+        if len(values) == 1:  # one series: resample its ligands, not the single group
+            only = by_group[next(iter(rhos))]
+            ci = _bootstrap([[v] for v in only], lambda s: _spearman(flat(s)), n_boot)
+        else:
+            ci = _bootstrap(values, _mean, n_boot)
+        out["ranking"] = {"mean_spearman": _mean(values), "ci95": ci, "n_groups": len(values), "per_group": rhos}
+    return out
 
-    # docking power
+
+def docking_power(ok: list[dict], n_boot: int = 1000) -> dict:
+    """Top-1 success (best-scored pose within 2 A) per group with poses of known RMSD, with the crystal
+    pose included and excluded; empty when no group is a test (a lone crystal pose is none)."""
     dock_incl, dock_excl = [], []
     by_group = defaultdict(list)
     for p in ok:
@@ -195,17 +213,21 @@ def compute_metrics(poses: list[dict], n_boot: int = 1000) -> dict:
             by_group[p["group"]].append(p)
     for g, items in by_group.items():
         decoys = [p for p in items if p["kind"] != "crystal"]
-        if not decoys or not any(p["rmsd"] < 2.0 for p in items):  # a lone crystal pose is no test
+        if not decoys or not any(p["rmsd"] < 2.0 for p in items):
             continue
         dock_incl.append(_top1_success(items))
         if any(p["rmsd"] < 2.0 for p in decoys):
             dock_excl.append(_top1_success(decoys))
-    if dock_incl:
-        out["docking"] = {"top1_native_included": _mean(dock_incl), "ci95_included": _bootstrap(dock_incl, _mean, n_boot), "n_included": len(dock_incl)}
-        if dock_excl:
-            out["docking"].update({"top1_native_excluded": _mean(dock_excl), "ci95_excluded": _bootstrap(dock_excl, _mean, n_boot), "n_excluded": len(dock_excl)})
+    if not dock_incl:
+        return {}
+    out = {"top1_native_included": _mean(dock_incl), "ci95_included": _bootstrap(dock_incl, _mean, n_boot), "n_included": len(dock_incl)}
+    if dock_excl:
+        out.update({"top1_native_excluded": _mean(dock_excl), "ci95_excluded": _bootstrap(dock_excl, _mean, n_boot), "n_excluded": len(dock_excl)})
+    return out
 
-    # screening power: best pose per ligand name, actives vs inactives within a group
+
+def screening_power(ok: list[dict]) -> dict:
+    """EF1 % and ROC AUC of actives against inactives within each group (best pose per ligand), averaged over groups."""
     screen = defaultdict(lambda: {"actives": {}, "inactives": {}})
     for p in ok:
         if p["kind"] in ("actives", "inactives"):
@@ -218,9 +240,9 @@ def compute_metrics(poses: list[dict], n_boot: int = 1000) -> dict:
         if pos and neg:
             efs.append(_ef(pos, neg))
             aucs.append(_auc(pos, neg))
-    if efs:
-        out["screening"] = {"ef1": _mean(efs), "roc_auc": _mean(aucs), "n_groups": len(efs), "per_group_ef1": efs, "per_group_auc": aucs}
-    return out
+    if not efs:
+        return {}
+    return {"ef1": _mean(efs), "roc_auc": _mean(aucs), "n_groups": len(efs), "per_group_ef1": efs, "per_group_auc": aucs}
 
 
 def paired_difference(poses_a: list[dict], poses_b: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:

@@ -28,31 +28,17 @@ from dockscore.evaluation.benchmark import compute_metrics
 from dockscore.training.baselines import ALPHAS, LigandOnlyRidge, descriptors
 from dockscore.training.folds import ProteinGroups, inner_validation, make_folds, protein_groups, read_group_inputs
 from dockscore.training.negatives import nonbinder_store
+from dockscore.training.recipes import recipe, with_inference
 
 SPLIT_PATH = MODELS_DIR / "split.json"
 
 
-# The inference settings of the shipped dockscore-e3 (models/dockscore-e3.safetensors config): the
-# prior's soft core applied after training (bench/make_ensemble.py) and the pose score's prior weight
-# w = 2 (chosen by an experiment since removed, docs/experiments.md). Fold models are also scored with them ("as shipped").
-# The overlap wall (dockscore.overlap) as dockscore-se3 carries it since issue 26's clash test. The
-# shipped dockscore-e3 does not (its recipe fails the clash rule with it): an e3 fold's "shipped" row
-# is its recipe with the wall, which a retrained e3 would carry.
-SHIPPED_INFERENCE = {"prior_overlap_cap": 0.7, "pose_prior_weight": 2.0, "overlap_wall": 2.0}
-
-
 def with_shipped_inference(model):
-    """The model with the shipped inference settings (fixed terms only: no parameter moves)."""
-    model.set_prior_overlap_cap(SHIPPED_INFERENCE["prior_overlap_cap"])
-    model.set_pose_prior_weight(SHIPPED_INFERENCE["pose_prior_weight"])
-    model.set_overlap_wall(SHIPPED_INFERENCE["overlap_wall"])
-    return model
+    """The model with its symmetry's recipe's inference terms (dockscore.training.recipes: the prior's
+    soft core, the pose score's w and the overlap wall; fixed terms only, no parameter moves): fold
+    models are scored "as trained" and "as shipped"."""
+    return with_inference(model, recipe(model.config.symmetry).inference)
 
-
-# ----------------------------------------------------------------------------- protein groups
-
-
-# ----------------------------------------------------------------------------- folds
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -447,7 +433,7 @@ def baseline_predictions(pool: list, folds: list[list[str]], group_of: dict[str,
     """Each baseline's predictions on each test fold (fitted, where they fit, on the other folds'
     groups), and the ridge penalty chosen per fold."""
     by_id = {c.id: c for c in pool}
-    cap = SHIPPED_INFERENCE["prior_overlap_cap"]
+    cap = recipe(symmetry).inference.prior_overlap_cap
     prior = {name: {p.id: p for p in prior_predictions(pool, symmetry, c)} for name, c in (("vina_prior", None), ("vina_prior_cap0.7", cap))}
     features = ligand_descriptors(pdbbind_root, [c.id for c in pool])
     preds: dict[str, dict[int, list[Prediction]]] = {"vina_prior": {}, "vina_prior_cap0.7": {}, "heavy_atoms": {}, "ligand_ridge": {}}

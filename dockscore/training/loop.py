@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from dockscore.checkpoint import save_model
+from dockscore.errors import InputError
 from dockscore.graph import PreparedLigand
 from dockscore.model import DockScoreModel, ModelConfig
 from dockscore.optimize import perturb_pose
@@ -40,6 +41,7 @@ from dockscore.overlap import pushed_into_protein
 from dockscore.training.data import Complex, load_training_complexes, split_by_protein
 from dockscore.training.decoys import perturb_torsions, torsions_from_bonds
 from dockscore.training.evaluate import _encode_and_graphs, calibrate, clash_test, evaluate, evaluate_fep, predict
+from dockscore.training.losses import affinity_loss, listwise_pose_loss, nonbinder_loss, ranking_hinge, within_protein_loss
 
 
 @dataclass
@@ -129,14 +131,6 @@ def _nonbinder_partners(train_set: list[Complex], by_id: dict[str, Complex],
         if pocket in train_ids and ligand in train_ids and by_id[ligand].ligand.pos.shape == pos.shape:
             out.setdefault(pocket, []).append(by_id[ligand].ligand.with_positions(pos))
     return out
-
-
-def nonbinder_loss(scores: torch.Tensor, unbound: list[tuple[int, int]], margin: float, ceiling: float) -> torch.Tensor:
-    """Mean over (pocket's own ligand, non-binder) index pairs of two hinges (pK): the non-binder
-    ``margin`` below the own ligand, and no higher than ``ceiling``."""
-    own = scores[torch.tensor([a for a, _ in unbound], device=scores.device)]
-    other = scores[torch.tensor([b for _, b in unbound], device=scores.device)]
-    return (torch.relu(other - own + margin) + torch.relu(other - ceiling)).mean()
 
 
 def _listwise_decoys(cx: Complex, limit: int, gen: torch.Generator) -> list[tuple[PreparedLigand, float]]:
@@ -240,28 +234,17 @@ def train(complexes: list[Complex], split: dict, config: TrainConfig, model_conf
             dev = scores.device
             natives = torch.tensor(native_idx, device=dev)
             targets = torch.tensor([items[i][0].pK for i in native_idx], device=dev)
-            loss = torch.nn.functional.huber_loss(scores[natives], targets, delta=config.huber_delta)
+            loss = affinity_loss(scores, natives, targets, config.huber_delta)
             if pairs:
-                a = torch.tensor([p[0] for p in pairs], device=dev)
-                b = torch.tensor([p[1] for p in pairs], device=dev)
-                margin = torch.tensor([p[2] for p in pairs], device=dev)
-                loss = loss + config.rank_weight * torch.relu(scores[b] - scores[a] + margin).mean()
+                loss = loss + config.rank_weight * ranking_hinge(scores, pairs)
             if unbound:
                 loss = loss + config.nonbinder_weight * nonbinder_loss(scores, unbound, config.nonbinder_margin, config.nonbinder_pk)
             if lists:
-                terms = []
-                for first, near in lists:
-                    logits = scores[first : first + len(near)]
-                    mask = torch.tensor(near, device=dev)
-                    terms.append(torch.logsumexp(logits, 0) - torch.logsumexp(logits[mask], 0))
-                loss = loss + config.pose_weight * torch.stack(terms).mean()
+                loss = loss + config.pose_weight * listwise_pose_loss(scores, lists)
             if config.group_weight:
                 same = [(i, j) for i in range(len(chunk)) for j in range(i + 1, len(chunk)) if chunk[i].uniprot == chunk[j].uniprot]
                 if same:
-                    i = natives[torch.tensor([p[0] for p in same], device=dev)]
-                    j = natives[torch.tensor([p[1] for p in same], device=dev)]
-                    target_diff = targets[[p[0] for p in same]] - targets[[p[1] for p in same]]
-                    loss = loss + config.group_weight * torch.nn.functional.huber_loss(scores[i] - scores[j], target_diff, delta=config.huber_delta)
+                    loss = loss + config.group_weight * within_protein_loss(scores, natives, targets, same, config.huber_delta)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -342,6 +325,9 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
     complexes = load_training_complexes(data_root, (model_config or ModelConfig(symmetry=symmetry)).graph_settings(), cache, limit, log)
     split = split_by_protein(complexes, seed=split_seed)  # fixed across training seeds: seeds vary only the training
     log(", ".join(f"{k}: {len(v)}" for k, v in split.items()))
+    if not split["train"] or not split["val"]:
+        raise InputError(f"{data_root}: the protein-wise split of {len(complexes)} complexes left {len(split['train'])} for training and "
+                         f"{len(split['val'])} for validation; give more (--limit)")
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
     negatives = training_enantiomers(data_root, split["train"], cache, out_dir, log) if cfg.enantiomer_weight > 0 else None
     nonbinders = None
