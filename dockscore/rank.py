@@ -66,6 +66,8 @@ class RankRun:
     duplicate_files: list[str] = field(default_factory=list)  # "PATH: same content as FIRST": read once
     seconds: float = 0.0
     interrupted: bool = False
+    lost_workers: int = 0  # Ray actors lost with their node or process; their units were sent again
+    resent_units: int = 0
 
     @property
     def poses_per_second(self) -> float:
@@ -374,10 +376,25 @@ class _DeviceFeed(_Processes):
         return rows
 
 
+@dataclass
+class _RayUnit:
+    """A work unit in flight on a Ray actor: kept until its result is in, so that it can be sent
+    again if the actor or its node is lost."""
+    actor: object
+    ref: object
+    task: object
+    raws: list
+
+
 class _Ray:
     """A Ray cluster (``--ray ADDRESS|auto|local``): one actor per CPU asked for, each holding the
     protein; the driver ships record text and the protein and model bytes, so the nodes need
-    dockscore installed but not the input files."""
+    dockscore installed but not the input files.
+
+    Losing a node or a worker process costs only the work in flight there: a unit whose actor died
+    (or whose result was on a lost node) is sent again to a live actor, and the store's prefix
+    rule takes each unit's result once. When no actor is left the run stops, keeping what was
+    scored, with one line saying ``--resume`` continues it."""
 
     def __init__(self, spec: ScorerSpec, address: str, jobs: int | None) -> None:
         try:
@@ -390,26 +407,53 @@ class _Ray:
                 ray.init(num_cpus=jobs or os.cpu_count(), include_dashboard=False, log_to_driver=False)
             else:
                 ray.init(address=address, log_to_driver=False)
+        from ray.exceptions import ObjectLostError, RayActorError, WorkerCrashedError
+
+        self.lost_errors = (RayActorError, ObjectLostError, WorkerCrashedError)
         n = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        actor = ray.remote(num_cpus=1)(_RayScorer)
+        actor = ray.remote(num_cpus=1, max_restarts=0)(_RayScorer)
         protein = Path(spec.protein)
         model = Path(spec.model) if spec.model else None
         payload = (spec, protein.name, protein.read_bytes(), model.read_bytes() if model else None)
         self.actors = [actor.remote(*payload) for _ in range(n)]
         self.next = 0
         self.slots = 2 * n
+        self.lost_actors = 0
+        self.resent_units = 0
 
-    def submit(self, task, raws):
+    def _send(self, task, raws) -> _RayUnit:
         actor = self.actors[self.next % len(self.actors)]
         self.next += 1
-        return actor.run.remote(task, raws)
+        return _RayUnit(actor, actor.run.remote(task, raws), task, raws)
 
-    def result(self, handle) -> list:
-        return self.ray.get(handle)
+    def submit(self, task, raws) -> _RayUnit:
+        return self._send(task, raws)
+
+    def result(self, unit: _RayUnit) -> list:
+        while True:
+            try:
+                return self.ray.get(unit.ref)
+            except self.lost_errors as exc:
+                if unit.actor in self.actors:
+                    self.actors.remove(unit.actor)
+                    self.lost_actors += 1
+                if not self.actors:
+                    raise InputError(f"every Ray worker is gone ({type(exc).__name__}); what was scored is kept in the store: "
+                                     "run again with --resume") from None
+                resent = self._send(unit.task, unit.raws)
+                unit.actor, unit.ref = resent.actor, resent.ref
+                self.resent_units += 1
+
+    def pid(self, k: int) -> int:
+        """The process id of actor ``k`` (tests kill one)."""
+        return self.ray.get(self.actors[k].pid.remote())
 
     def close(self) -> None:
         for a in self.actors:
-            self.ray.kill(a)
+            try:
+                self.ray.kill(a)
+            except Exception:  # an actor on a node that is gone: nothing to stop
+                pass
 
 
 class _RayScorer:
@@ -432,6 +476,9 @@ class _RayScorer:
 
     def run(self, task, raws: list[RawRecord]) -> list:
         return task.run(self.scorer, raws)
+
+    def pid(self) -> int:
+        return os.getpid()
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -565,6 +612,7 @@ def run_library(
                          "run again with --resume") from None
     finally:
         if engine is not None:
+            run.lost_workers, run.resent_units = getattr(engine, "lost_actors", 0), getattr(engine, "resent_units", 0)
             engine.close()
         store.close()
         run.seconds = time.perf_counter() - started

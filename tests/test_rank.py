@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from dockscore import iter_ligands
 from dockscore.cli import app
+from dockscore.errors import InputError
 from dockscore.rank import ScorerSpec, library_files, rank_library, write_ranking
 
 
@@ -215,6 +216,70 @@ def test_a_local_ray_cluster_gives_the_same_ranking(library, reference, tmp_path
         ray.shutdown()
     write_ranking(tmp_path / "s.sqlite", tmp_path / "r.csv")
     assert ranked_rows(tmp_path / "r.csv") == reference[1]
+
+
+def _ray_scorer_processes() -> list:
+    import psutil
+
+    return [p for p in psutil.process_iter(["cmdline"]) if any("_RayScorer" in part for part in (p.info["cmdline"] or []))]
+
+
+def test_a_two_node_cluster_loses_a_node_and_workers_and_loses_nothing(library, reference, tmp_path):
+    """Issue 29: on a real two-node Ray cluster (ray.cluster_utils.Cluster, every node on
+    127.0.0.1), removing the second node mid-run ended the run. Now the units in flight there are
+    sent to the actors left: the run finishes by itself with the local ranking and every record
+    counted once; so it does when one worker process is killed with SIGKILL. With every worker
+    gone it stops in one line naming --resume, and resuming completes the same ranking."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    second = cluster.add_node(num_cpus=1)
+    ray.init(address=cluster.address, log_to_driver=False)
+    records = 8 * 3 + 1  # the library's poses and its broken record
+    try:
+        gone = []
+
+        def remove_second_node(done, total, poses):
+            if poses and not gone:
+                cluster.remove_node(second)
+                gone.append(poses)
+
+        run = rank_library(spec(), [library], tmp_path / "a.sqlite", ray_address=cluster.address, jobs=3, chunk_size=2,
+                           on_progress=remove_second_node)
+        assert gone and run.lost_workers == 1 and run.poses_scored == records and not run.interrupted
+        write_ranking(tmp_path / "a.sqlite", tmp_path / "a.csv")
+        assert ranked_rows(tmp_path / "a.csv") == reference[1]
+
+        killed = []
+
+        def kill_one_worker(done, total, poses):
+            if poses and not killed:
+                victim = _ray_scorer_processes()[0]
+                os.kill(victim.pid, signal.SIGKILL)
+                killed.append(victim.pid)
+
+        run = rank_library(spec(), [library], tmp_path / "b.sqlite", ray_address=cluster.address, jobs=2, chunk_size=2,
+                           on_progress=kill_one_worker)
+        assert killed and run.lost_workers == 1 and run.poses_scored == records
+        write_ranking(tmp_path / "b.sqlite", tmp_path / "b.csv")
+        assert ranked_rows(tmp_path / "b.csv") == reference[1]
+
+        def kill_every_worker(done, total, poses):
+            if poses:
+                for victim in _ray_scorer_processes():
+                    os.kill(victim.pid, signal.SIGKILL)
+
+        with pytest.raises(InputError, match="every Ray worker is gone .*run again with --resume"):
+            rank_library(spec(), [library], tmp_path / "c.sqlite", ray_address=cluster.address, jobs=2, chunk_size=2,
+                         on_progress=kill_every_worker)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    resumed = rank_library(spec(), [library], tmp_path / "c.sqlite")
+    assert 0 < resumed.poses_skipped and resumed.poses_skipped + resumed.poses_scored == records
+    write_ranking(tmp_path / "c.sqlite", tmp_path / "c.csv")
+    assert ranked_rows(tmp_path / "c.csv") == reference[1]
 
 
 def test_the_gpu_split_scores_graphs_built_by_workers_like_one_process(library):

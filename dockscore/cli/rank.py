@@ -136,6 +136,9 @@ def rank(
                       f"in the store, {plural(run.files, 'file')}{duplicates}, {run.seconds:.1f} s, {rate}", soft_wrap=True)
         for duplicate in run.duplicate_files:
             errors.print(f"note: {duplicate}: read once", markup=False, highlight=False)
+        if run.lost_workers:
+            errors.print(f"note: {plural(run.lost_workers, 'Ray worker')} lost (node or process gone); "
+                         f"{plural(run.resent_units, 'work unit')} sent again to the others, each scored once", markup=False, highlight=False)
     pictures = _ranking_pictures(store, histogram, grid, max_overlap)
     console.print(f"wrote {output}" + (f", {top_sdf} ({plural(made.top_written, 'pose')})" if top_sdf else "")
                   + f", {failures} ({plural(made.failures, 'row')})" + "".join(f", {p}" for p in pictures) + f"; store {store}", soft_wrap=True)
