@@ -441,3 +441,13 @@ def test_vina_pdbqt_outputs_score_and_rank(tmp_path):
                                  "--template", Chem.MolToSmiles(crystal)])
     assert result.exit_code == 0, result.output
     assert [(r["compound"], r["n_poses"], r["n_failed"]) for r in csv.DictReader((tmp_path / "t.csv").open())] == [("cpd2_out", "3", "0")]
+
+
+def test_work_units_grow_with_the_library_and_every_worker_gets_some():
+    """Issue 29: the driver pays per work unit, so a large library goes out in units of 256
+    records; a small one in units small enough for four per worker, never below the scoring batch."""
+    from dockscore.rank import UNIT_RECORDS, unit_records
+
+    assert unit_records(10_000_000 * 3000, 16, 32) == UNIT_RECORDS
+    assert unit_records(100 * 3000, 2, 32) == 32
+    assert unit_records(4_000 * 3000, 2, 32) == 256 and unit_records(4_000 * 3000, 8, 32) == 125

@@ -7,6 +7,7 @@ lazily: memory does not grow with the number of poses in a file.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -295,6 +296,56 @@ def _is_counts_line(line: bytes) -> bool:
     return line.rstrip().endswith((b"V2000", b"V3000"))
 
 
+def _molfile_parts(raw: bytes) -> list[bytes]:
+    """:func:`_split_molfiles` on a record's bytes; the line scan runs only when the record holds
+    more than one ``V2000``/``V3000`` (almost never), so a well-formed record costs two counts."""
+    if raw.count(b"V2000") + raw.count(b"V3000") <= 1:
+        return [raw]
+    return [b"\n".join(part) for part in _split_molfiles(raw.split(b"\n"))]
+
+
+# A "$$$$" line (the SD record separator), complete with its line end
+_SD_SEPARATOR = re.compile(rb"^\$\$\$\$[^\n]*\n", re.MULTILINE)
+
+
+def _sd_record_bytes(path: Path) -> Iterator[tuple[bytes, int]]:
+    """(record bytes, file bytes read so far) of an SD file, split at "$$$$" lines a chunk at a
+    time (a regular expression over each chunk instead of a Python step per line: the reader was
+    most of the rank driver's time per pose). Line ends are LF; a CR before one is dropped. The
+    last piece (no "$$$$" after it) comes last, possibly empty. A truncated gzip raises
+    :class:`InputError` after the records before the cut, with the cut record in ``exc.partial``."""
+    tail, offset, first = b"", 0, True
+    try:
+        for chunk, offset in _byte_chunks(path):
+            if first:
+                if b"\x00" in chunk[:4096]:
+                    raise InputError(f"{path}: not a text ligand file (binary content)")
+                first = False
+            data = tail + chunk
+            start = 0
+            for match in _SD_SEPARATOR.finditer(data):
+                yield _lf(data[start:match.start()]), offset
+                start = match.end()
+            tail = data[start:]
+    except InputError as exc:  # the record the cut went through, to its last whole line
+        exc.partial = _lf(tail[: tail.rfind(b"\n") + 1]) if b"\n" in tail else b""
+        raise
+    last_line = tail[tail.rfind(b"\n") + 1:]
+    if last_line.startswith(b"$$$$"):  # a last "$$$$" line without a line end
+        yield _lf(tail[: len(tail) - len(last_line)]), offset
+        tail = b""
+    yield _lf(tail + b"\n") if tail else b"", offset
+
+
+def _lf(record: bytes) -> bytes:
+    """A record's bytes as the line reader gave them: without the newline before "$$$$", and
+    without a CR at any line's end."""
+    record = record[:-1] if record.endswith(b"\n") else record
+    if b"\r" in record:
+        record = b"\n".join(line.rstrip(b"\r") for line in record.split(b"\n"))
+    return record
+
+
 def _split_molfiles(lines: list[bytes]) -> list[list[bytes]]:
     """One SDF record's lines, split where a second molfile starts without a ``$$$$`` line
     between them (two molfiles joined, or a truncated record followed by a good one).
@@ -307,6 +358,45 @@ def _split_molfiles(lines: list[bytes]) -> list[list[bytes]]:
         return [lines]
     bounds = [0] + starts + [len(lines)]
     return [lines[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def _decode_bytes(raw: bytes) -> tuple[str, str]:
+    try:
+        return raw.decode("utf-8"), ""
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "non-UTF-8 bytes read as Latin-1"
+
+
+def _sd_raw_records(path: Path, source: str) -> Iterator[RawRecord]:
+    index = 0
+
+    def emit(raw: bytes, offset: int, error: str | None = None) -> Iterator[RawRecord]:
+        nonlocal index
+        parts = [raw] if error else _molfile_parts(raw)
+        for part in parts:
+            text, note = _decode_bytes(part)
+            if len(parts) > 1:
+                note = "; ".join(filter(None, [note, f"split from a record holding {len(parts)} molfiles (no $$$$ between them)"]))
+            yield RawRecord(source, index, text, "sdf", offset, note, **({"error": error} if error else {}))
+            index += 1
+
+    pending: tuple[bytes, int] | None = None  # the piece after the last "$$$$" so far: a record only if not blank
+    try:
+        for raw, offset in _sd_record_bytes(path):
+            if pending is not None:  # delimited by a "$$$$": a record, blank or not, as the line reader had it
+                yield from emit(*pending)
+            pending = (raw, offset)
+    except InputError as exc:
+        if pending is not None:
+            yield from emit(*pending)
+        partial = getattr(exc, "partial", b"")
+        if partial.strip():  # the record the cut went through
+            yield from emit(partial, pending[1] if pending else 0, "truncated record (the file ends inside it)")
+        raise
+    if pending is not None and pending[0].strip():  # the last record without $$$$ (or a truncated one)
+        yield from emit(*pending)
+    if index == 0:
+        raise InputError(f"{path}: ligand file is empty")
 
 
 def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
@@ -332,9 +422,13 @@ def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
     index = 0
     buffer: list[bytes] = []
 
+    if fmt == "sdf":
+        yield from _sd_raw_records(path, source)
+        return
+
     def emit(lines: list[bytes], offset: int) -> Iterator[RawRecord]:
         nonlocal index
-        parts = _split_molfiles(lines) if fmt == "sdf" else [lines]
+        parts = [lines]
         for part in parts:
             text, note = _decode(part)
             if len(parts) > 1:
@@ -345,13 +439,7 @@ def iter_raw_records(path: str | Path) -> Iterator[RawRecord]:
     offset = 0
     try:
         for line, offset in _byte_lines(path):
-            if fmt == "sdf":
-                if line.startswith(b"$$$$"):
-                    yield from emit(buffer, offset)
-                    buffer = []
-                else:
-                    buffer.append(line)
-            elif fmt == "pdbqt":  # one pose per MODEL ... ENDMDL (a file without MODEL lines is one pose)
+            if fmt == "pdbqt":  # one pose per MODEL ... ENDMDL (a file without MODEL lines is one pose)
                 buffer.append(line)
                 if line.startswith(b"ENDMDL"):
                     yield from emit(buffer, offset)
