@@ -402,12 +402,17 @@ class _Ray:
         except ImportError:
             raise InputError("--ray needs Ray: pip install 'dockscore[ray]'") from None
         self.ray = ray
+        from ray.exceptions import AuthenticationError, ObjectLostError, RayActorError, WorkerCrashedError
+
         if not ray.is_initialized():
-            if address == "local":
-                ray.init(num_cpus=jobs or os.cpu_count(), include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(address=address, log_to_driver=False)
-        from ray.exceptions import ObjectLostError, RayActorError, WorkerCrashedError
+            try:
+                if address == "local":
+                    ray.init(num_cpus=jobs or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+                else:
+                    ray.init(address=address, log_to_driver=False)
+            except AuthenticationError:
+                raise InputError(f"--ray {address}: the cluster uses token authentication and this shell has no token: on the "
+                                 "head node run 'ray get-auth-token' and export its output here as RAY_AUTH_TOKEN") from None
 
         self.lost_errors = (RayActorError, ObjectLostError, WorkerCrashedError)
         n = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
