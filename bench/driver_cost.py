@@ -120,10 +120,10 @@ def main() -> None:
     parser.add_argument("--vina-poses", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "driver_cost.json")
     args = parser.parse_args()
-    import torch  # noqa: F401  (imports before the clock: they are start-up, not per pose)
+    from importlib import import_module
 
-    import dockscore.checkpoint  # noqa: F401
-    import dockscore.rank  # noqa: F401
+    for module in ("torch", "dockscore.checkpoint", "dockscore.rank"):  # before the clock: start-up, not per pose
+        import_module(module)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -51,7 +51,7 @@ def test_training_round_trip(tmp_path):
     complexes = tiny_complexes()
     split = {"train": [c.id for c in complexes[:4]], "val": [c.id for c in complexes[4:]], "test": [], "fep_targets": []}
     config = TrainConfig(symmetry="se3", epochs=1, batch_complexes=2, ema_decay=0.9, pose_weight=1.0, group_weight=1.0, torsion_decoys=True)
-    model, info = train(complexes, split, config, ModelConfig(symmetry="se3", hidden=16, vectors=4, layers=1, protein_layers=1), tmp_path)
+    model, info = train(complexes, split, config, ModelConfig(symmetry="se3", hidden=16, vectors=4, layers=1, protein_layers=1))
     assert info["epochs_run"] == 1 and all(torch.isfinite(torch.tensor(h["loss"])) for h in info["history"])
     cal = calibrate(model, complexes[:4])
     assert "applied" in cal

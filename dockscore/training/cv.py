@@ -541,7 +541,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
         else:
             log(f"fold {f}: train {len(train_ids)}, inner val {len(val_ids)}, test {len(fold)} complexes")
             t0 = time.time()
-            model, info = train(complexes, {"train": train_ids, "val": val_ids}, cfg, model_config, fold_dir, log=log, device=device,
+            model, info = train(complexes, {"train": train_ids, "val": val_ids}, cfg, model_config, log=log, device=device,
                                 enantiomers=negatives, nonbinders=nonbinders)
             info["calibration"] = calibrate(model, [by_id[i] for i in train_ids])
             save_model(model, fold_dir / f"{name}.safetensors", extra={"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed,

@@ -145,7 +145,7 @@ def _listwise_decoys(cx: Complex, limit: int, gen: torch.Generator) -> list[tupl
     return pick(near, n_near) + pick(far, limit - n_near)
 
 
-def train(complexes: list[Complex], split: dict, config: TrainConfig, model_config: ModelConfig, out: Path, log=print,
+def train(complexes: list[Complex], split: dict, config: TrainConfig, model_config: ModelConfig, log=print,
           device: str = "cpu", enantiomers: dict[str, torch.Tensor] | None = None,
           nonbinders: dict[tuple[str, str], torch.Tensor] | None = None, init_state: dict | None = None) -> tuple[DockScoreModel, dict]:
     """``init_state``: a trained model's state dict to start from (a fine-tune) instead of a fresh one.
@@ -334,7 +334,7 @@ def run_training(data_root: Path, symmetry: str, out_dir: Path, epochs: int = 40
     if cfg.nonbinder_weight > 0:
         group_of = {c.id: c.uniprot for c in complexes}
         nonbinders = training_nonbinders(data_root, complexes, split["train"], group_of, cache, out_dir, seed=split_seed, log=log)
-    model, info = train(complexes, split, cfg, model_config or ModelConfig(symmetry=symmetry), out_dir, log=log, device=device,
+    model, info = train(complexes, split, cfg, model_config or ModelConfig(symmetry=symmetry), log=log, device=device,
                         enantiomers=negatives, nonbinders=nonbinders)
     by_id = {c.id: c for c in complexes}
     info["calibration"] = calibrate(model, [by_id[i] for i in split["train"] if i in by_id])
