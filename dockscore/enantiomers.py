@@ -240,23 +240,6 @@ def flag_precision_note(model: str | Path | None, symmetry: str, protocol: str) 
             f"(recovery over all: {100 * measured['recovery']:.0f} %).")
 
 
-SUMMARY_COLUMNS = ["name", "index", "kind", "input_cip", "input_score", "enantiomer_cip", "enantiomer_score", "delta",
-                   "preferred", "flagged", "threshold", "noise", "input_rmsd", "enantiomer_rmsd", "other_forms", "symmetry",
-                   "model", "seconds", "message"]
-
-
-def summary_row(c: StereoComparison, symmetry: str, model: str) -> dict:
-    """One CSV row; scores in pK, delta = enantiomer - input."""
-    i, e = c.input, c.enantiomer
-    f = lambda x: "" if x is None or x != x else f"{x:.3f}"  # noqa: E731
-    others = ";".join(f"{x.form} {x.cip} {x.score:.3f}" for x in c.forms if x.form.startswith("isomer"))
-    return {"name": c.name, "index": c.index, "kind": c.kind, "input_cip": i.cip if i else "", "input_score": f(i.score if i else None),
-            "enantiomer_cip": e.cip if e else "", "enantiomer_score": f(e.score if e else None), "delta": f(c.delta if e else None),
-            "preferred": c.preferred, "flagged": c.flagged, "threshold": f(c.threshold), "noise": f(c.noise),
-            "input_rmsd": f(i.rmsd_to_start if i else None), "enantiomer_rmsd": f(e.rmsd_to_start if e else None),
-            "other_forms": others, "symmetry": symmetry, "model": model, "seconds": f"{c.seconds:.2f}", "message": c.message}
-
-
 def form_mol(c: StereoComparison, form: FormResult, symmetry: str, model: str) -> Chem.Mol:
     """The optimised pose of one form with its dockscore properties, for SDF output."""
     mol = Chem.Mol(form.mol)

@@ -25,7 +25,6 @@ from rdkit import Chem
 from dockscore.errors import InputError
 from dockscore.io.ligands import SUPPORTED, LigandRecord, RawRecord, iter_raw_records, parse_raw
 from dockscore.definitions import OVERLAP_ALLOWANCE
-from dockscore.overlap import format_length
 from dockscore.store import COMPARE_JOB, ComparisonRow, PoseRow, ResultStore, file_fingerprint
 
 TITLE = "title"  # --group-by default: the record's first line (its name)
@@ -230,7 +229,8 @@ class CompareTask:
     def run(self, scorer, raws: list[RawRecord]) -> list[ComparisonRow]:
         import json
 
-        from dockscore.enantiomers import StereoComparison, compare_stereoisomers, form_mol, summary_row
+        from dockscore.enantiomers import StereoComparison, compare_stereoisomers, form_mol
+        from dockscore.report import summary_row
         from dockscore.report import with_sd_properties
 
         rows = []
@@ -649,10 +649,6 @@ def _engine(spec: ScorerSpec, task, jobs: int, device: str, ray_address: str | N
 
 
 # -- outputs, made from the store ---------------------------------------------------------------
-RANKED_COLUMNS = ["rank", "compound", "score", "pose_score", "closest_contact_A", "clashes", "overlap_A", "clash_flag", "best_pose_source",
-                  "best_pose_index", "best_pose_name", "n_poses", "n_failed", "stereo", "cip", "stereo_flag", "smiles", "score_unit",
-                  "symmetry", "model"]
-FAILURE_COLUMNS = ["file", "index", "name", "reason"]
 
 
 @dataclass
@@ -673,8 +669,7 @@ def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500,
     every pose overlaps the protein more ranks after all others and is flagged; None: no rule)."""
     import csv
 
-    from dockscore.report import AtomicOutput
-    from dockscore.definitions import SCORE_UNIT
+    from dockscore.report import FAILURE_COLUMNS, RANKED_COLUMNS, AtomicOutput, ranked_row
 
     result = RankOutputs()
     with ResultStore(store_path, create=False) as store:
@@ -684,11 +679,7 @@ def write_ranking(store_path: str | Path, output: str | Path, *, top: int = 500,
             writer = csv.writer(handle)
             writer.writerow(RANKED_COLUMNS)
             for rank, c in enumerate(store.ranked(max_overlap), start=1):
-                writer.writerow([rank, c.compound, f"{c.score:.4f}", f"{c.pose_score:.4f}", format_length(c.closest_contact),
-                                 "" if c.clashes is None else c.clashes, format_length(c.overlap), "overlaps protein" if c.overlapping else "",
-                                 c.source, c.record_index, c.name,
-                                 c.n_poses, c.n_failed, c.stereo, c.cip, c.stereo_flag, c.smiles, SCORE_UNIT,
-                                 settings.get("symmetry", ""), settings.get("model_name", "")])
+                writer.writerow(ranked_row(rank, c, settings))
                 if rank <= top:
                     chosen.append((rank, c))
                 result.ranked = rank

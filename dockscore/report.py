@@ -16,6 +16,7 @@ from dockscore.overlap import format_length
 from dockscore.definitions import SCORE_UNIT
 from dockscore.scoring import PoseScore
 
+# -- every CSV dockscore writes: its columns and its rows, here and nowhere else ---------------------
 CSV_COLUMNS = ["name", "index", "score", "pose_score", "status", "message", "source", "score_unit", "symmetry", "model",
                "stereo", "cip", "stereo_flag", "closest_contact_A", "clashes", "overlap_A"] + [f"term_{t}" for t in TERM_NAMES]
 
@@ -223,3 +224,45 @@ class PartialSDWriter:
         self.closed = True
         if complete:
             os.replace(self.partial, self.path)
+
+
+RANKED_COLUMNS = ["rank", "compound", "score", "pose_score", "closest_contact_A", "clashes", "overlap_A", "clash_flag", "best_pose_source",
+                  "best_pose_index", "best_pose_name", "n_poses", "n_failed", "stereo", "cip", "stereo_flag", "smiles", "score_unit",
+                  "symmetry", "model"]
+FAILURE_COLUMNS = ["file", "index", "name", "reason"]
+
+
+def ranked_row(rank: int, c, settings: dict[str, str]) -> list:
+    """One compound of `dockscore rank`'s CSV (``c``: a :class:`dockscore.store.RankedCompound`)."""
+    return [rank, c.compound, _fmt(c.score), _fmt(c.pose_score), format_length(c.closest_contact), _count(c.clashes),
+            format_length(c.overlap), "overlaps protein" if c.overlapping else "", c.source, c.record_index, c.name,
+            c.n_poses, c.n_failed, c.stereo, c.cip, c.stereo_flag, c.smiles, SCORE_UNIT,
+            settings.get("symmetry", ""), settings.get("model_name", "")]
+
+
+SUMMARY_COLUMNS = ["name", "index", "kind", "input_cip", "input_score", "enantiomer_cip", "enantiomer_score", "delta",
+                   "preferred", "flagged", "threshold", "noise", "input_rmsd", "enantiomer_rmsd", "other_forms", "symmetry",
+                   "model", "seconds", "message"]
+
+
+def summary_row(c, symmetry: str, model: str) -> dict:
+    """One ligand of `dockscore enantiomers`' CSV (``c``: a :class:`dockscore.enantiomers.StereoComparison`); scores in pK, delta = enantiomer - input."""
+    i, e = c.input, c.enantiomer
+    f = lambda x: "" if x is None or x != x else f"{x:.3f}"  # noqa: E731
+    others = ";".join(f"{x.form} {x.cip} {x.score:.3f}" for x in c.forms if x.form.startswith("isomer"))
+    return {"name": c.name, "index": c.index, "kind": c.kind, "input_cip": i.cip if i else "", "input_score": f(i.score if i else None),
+            "enantiomer_cip": e.cip if e else "", "enantiomer_score": f(e.score if e else None), "delta": f(c.delta if e else None),
+            "preferred": c.preferred, "flagged": c.flagged, "threshold": f(c.threshold), "noise": f(c.noise),
+            "input_rmsd": f(i.rmsd_to_start if i else None), "enantiomer_rmsd": f(e.rmsd_to_start if e else None),
+            "other_forms": others, "symmetry": symmetry, "model": model, "seconds": f"{c.seconds:.2f}", "message": c.message}
+
+
+STEREOISOMER_COLUMNS = ["group", "constitution", "isomer_smiles", "cip", "name", "index", "best_score", "rank", "group_delta", "flagged",
+                        "threshold", "symmetry", "model"]
+
+
+def stereoisomer_row(group_index: int, group, isomer: str, cip: str, name: str, index: int, score: float, rank: int, n_ranked: int,
+                     flagged: bool, threshold: float, symmetry: str, model: str) -> list:
+    """One stereoisomer of `dockscore compare`'s CSV (``group``: a :class:`dockscore.enantiomers.IsomerGroup`)."""
+    return [group_index, group.constitution, isomer, cip, name, index, _fmt(score), rank, _fmt(group.delta) if n_ranked > 1 else "",
+            flagged, threshold, symmetry, model]

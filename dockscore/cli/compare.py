@@ -26,7 +26,7 @@ def compare(
     import csv
 
     from dockscore.enantiomers import group_stereoisomers
-    from dockscore.report import AtomicOutput
+    from dockscore.report import STEREOISOMER_COLUMNS, AtomicOutput, stereoisomer_row
 
     guard_outputs([output], [protein, *ligands, model])
     scorer = open_scorer(protein, model, symmetry)
@@ -43,7 +43,7 @@ def compare(
     handle = table_out.open() if table_out else None
     writer = csv.writer(handle) if handle else None
     if writer:
-        writer.writerow(["group", "constitution", "isomer_smiles", "cip", "name", "index", "best_score", "rank", "group_delta", "flagged", "threshold", "symmetry", "model"])
+        writer.writerow(STEREOISOMER_COLUMNS)
     for g_idx, group in enumerate(groups):
         ranked = group.ranked()
         flagged = len(ranked) > 1 and group.delta > threshold
@@ -51,8 +51,8 @@ def compare(
             delta = f"{group.delta:.2f}" if rank == 0 and len(ranked) > 1 else ""
             table.add_row(str(g_idx) if rank == 0 else "", cip or "-", name, f"{score:.2f}", delta, "yes" if flagged and rank == 0 else "")
             if writer:
-                writer.writerow([g_idx, group.constitution, iso, cip, name, index, f"{score:.4f}", rank, f"{group.delta:.4f}" if len(ranked) > 1 else "",
-                                 flagged, threshold, scorer.symmetry, scorer.model_name])
+                writer.writerow(stereoisomer_row(g_idx, group, iso, cip, name, index, score, rank, len(ranked), flagged, threshold,
+                                                 scorer.symmetry, scorer.model_name))
     if table_out:
         table_out.close()
     console.print(table)

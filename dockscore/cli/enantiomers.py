@@ -47,9 +47,9 @@ def enantiomers(
     import shutil
     import tempfile
 
-    from dockscore.enantiomers import SUMMARY_COLUMNS, flag_precision_note
+    from dockscore.enantiomers import flag_precision_note
     from dockscore.rank import CompareTask, ScorerSpec, library_files
-    from dockscore.report import AtomicOutput
+    from dockscore.report import SUMMARY_COLUMNS, AtomicOutput
     from dockscore.store import ResultStore
 
     if output is not None:
