@@ -457,6 +457,64 @@ def _report(recipe: dict, k: int, cv_seed: int, pool: list, folds: list[list[str
             "scorers": {n: SCORERS[n] for n in scorers}, "folds": [], "pooled": {}}
 
 
+def _baselines_table(pool: list, folds: list[list[str]], grouping: ProteinGroups, data_root: Path, out_dir: Path, symmetry: str,
+                     k: int, cv_seed: int, n_boot: int, log) -> tuple[dict, dict]:
+    """The baselines' predictions per fold and their table (baselines.*), written before any
+    training: they need none, and their table exists even if a fold fails."""
+    t0 = time.time()
+    group_of = grouping.group_of
+    baselines, alphas = baseline_predictions(pool, folds, group_of, data_root / "pdbbind", symmetry, cv_seed)
+    table = _report({"baselines_only": True}, k, cv_seed, pool, folds, grouping, 0.0, list(baselines))
+    table["folds"] = [{"fold": f, "test": len(fold), "ridge_alpha": alphas.get(f),
+                       "metrics": {n: metrics(by_fold[f], group_of, n_boot) for n, by_fold in baselines.items()}} for f, fold in enumerate(folds)]
+    table["pooled"] = _pool_metrics(table["folds"], baselines, group_of, n_boot)
+    write_tables(table, out_dir, "baselines")
+    log(f"baselines scored ({time.time() - t0:.0f} s): {out_dir / 'baselines.md'}")
+    return baselines, alphas
+
+
+def _fold_model(complexes: list, by_id: dict, test: list, train_ids: list[str], val_ids: list[str], fold_dir: Path, name: str, cfg,
+                model_config, negatives, nonbinders, device: str, extra: dict, log) -> tuple[dict[str, list[Prediction]], dict]:
+    """A fold's model predictions on its test complexes (as trained, as shipped, its prior part) and
+    its training info: trained and saved, or read back from ``fold_dir/predictions.json``."""
+    from dockscore.checkpoint import load_model, save_model
+    from dockscore.training.evaluate import calibrate
+    from dockscore.training.loop import train
+
+    saved = fold_dir / "predictions.json"
+    f = extra["cv_fold"]
+    preds: dict[str, list[Prediction]] = {}
+    if saved.exists():
+        stored = json.loads(saved.read_text())
+        preds["dockscore"] = _pred_from_json(stored["dockscore"])
+        preds["dockscore_shipped"] = _pred_from_json(stored["dockscore_shipped"])
+        info = stored["info"]
+        log(f"fold {f}: read {saved}")
+        if "dockscore_fold_prior" not in stored:  # a fold run before the correction-weight sweep existed
+            stored["dockscore_fold_prior"] = _pred_to_json(fold_prior_part(load_model(fold_dir / f"{name}.safetensors"), test))
+            saved.write_text(json.dumps(stored))
+        preds["dockscore_fold_prior"] = _pred_from_json(stored["dockscore_fold_prior"])
+    else:
+        log(f"fold {f}: train {len(train_ids)}, inner val {len(val_ids)}, test {len(test)} complexes")
+        t0 = time.time()
+        model, info = train(complexes, {"train": train_ids, "val": val_ids}, cfg, model_config, log=log, device=device,
+                            enantiomers=negatives, nonbinders=nonbinders)
+        info["calibration"] = calibrate(model, [by_id[i] for i in train_ids])
+        save_model(model, fold_dir / f"{name}.safetensors", extra={**extra, "best_epoch": info["best_epoch"]})
+        preds["dockscore"] = model_predictions(model, test)
+        with_shipped_inference(model)  # the saved checkpoint stays as trained
+        preds["dockscore_shipped"] = model_predictions(model, test)
+        preds["dockscore_fold_prior"] = fold_prior_part(model, test)
+        info = {"best_epoch": info["best_epoch"], "epochs_run": info["epochs_run"], "calibration": info["calibration"],
+                "history": info["history"], "train_seconds": time.time() - t0}
+        (fold_dir / f"{name}.metrics.json").write_text(json.dumps({"train_ids": train_ids, "inner_val_ids": val_ids, "test_ids": [c.id for c in test],
+                                                                   **info}, indent=1))
+        saved.write_text(json.dumps({"dockscore": _pred_to_json(preds["dockscore"]),
+                                     "dockscore_shipped": _pred_to_json(preds["dockscore_shipped"]),
+                                     "dockscore_fold_prior": _pred_to_json(preds["dockscore_fold_prior"]), "info": info}))
+    return preds, info
+
+
 def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int = 0, symmetry: str = "e3", epochs: int = 16,
            seed: int = 0, model_config=None, train_overrides: dict | None = None, cache: Path | None = None, limit: int | None = None,
            device: str = "cpu", time_budget_s: float | None = None, name: str | None = None, inner_val_frac: float = 0.1,
@@ -470,10 +528,8 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
     its training complexes (``dockscore_contacts``; a stored fold gets it from its checkpoint).
     ``screening``: each fold's screening figures and clash test (:func:`screening_figures`; the
     non-binder placements are stored beside ``cache``, or in ``out_dir``)."""
-    from dockscore.checkpoint import save_model
     from dockscore.model import ModelConfig
-    from dockscore.training.loop import TrainConfig, train
-    from dockscore.training.evaluate import calibrate
+    from dockscore.training.loop import TrainConfig
     from dockscore.training.data import load_training_complexes
 
     data_root, out_dir = Path(data_root), Path(out_dir)
@@ -491,14 +547,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
     (out_dir / "folds.json").write_text(json.dumps({"k": k, "seed": cv_seed, "folds": folds, "group_of": group_of,
                                                     "grouping": grouping.summary()}, indent=1))
 
-    t0 = time.time()  # baselines first: they need no training, and their table exists even if a fold fails
-    baselines, alphas = baseline_predictions(pool, folds, group_of, data_root / "pdbbind", symmetry, cv_seed)
-    table = _report({"baselines_only": True}, k, cv_seed, pool, folds, grouping, 0.0, list(baselines))
-    table["folds"] = [{"fold": f, "test": len(fold), "ridge_alpha": alphas.get(f),
-                       "metrics": {n: metrics(by_fold[f], group_of, n_boot) for n, by_fold in baselines.items()}} for f, fold in enumerate(folds)]
-    table["pooled"] = _pool_metrics(table["folds"], baselines, group_of, n_boot)
-    write_tables(table, out_dir, "baselines")
-    log(f"baselines scored ({time.time() - t0:.0f} s): {out_dir / 'baselines.md'}")
+    baselines, alphas = _baselines_table(pool, folds, grouping, data_root, out_dir, symmetry, k, cv_seed, n_boot, log)
 
     cfg = TrainConfig(symmetry=symmetry, epochs=epochs, seed=seed, time_budget_s=time_budget_s, **(train_overrides or {}))
     negatives = None
@@ -526,37 +575,10 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
         train_ids, val_ids = inner_validation([c.id for c in pool if group_of[c.id] not in test_groups], group_of, inner_val_frac,
                                               cv_seed * 1000 + f)
         saved = fold_dir / "predictions.json"
-        if saved.exists():
-            stored = json.loads(saved.read_text())
-            preds["dockscore"][f] = _pred_from_json(stored["dockscore"])
-            preds["dockscore_shipped"][f] = _pred_from_json(stored["dockscore_shipped"])
-            info = stored["info"]
-            log(f"fold {f}: read {saved}")
-            if "dockscore_fold_prior" not in stored:  # a fold run before the correction-weight sweep existed
-                from dockscore.checkpoint import load_model
-
-                stored["dockscore_fold_prior"] = _pred_to_json(fold_prior_part(load_model(fold_dir / f"{name}.safetensors"), test))
-                saved.write_text(json.dumps(stored))
-            preds["dockscore_fold_prior"][f] = _pred_from_json(stored["dockscore_fold_prior"])
-        else:
-            log(f"fold {f}: train {len(train_ids)}, inner val {len(val_ids)}, test {len(fold)} complexes")
-            t0 = time.time()
-            model, info = train(complexes, {"train": train_ids, "val": val_ids}, cfg, model_config, log=log, device=device,
-                                enantiomers=negatives, nonbinders=nonbinders)
-            info["calibration"] = calibrate(model, [by_id[i] for i in train_ids])
-            save_model(model, fold_dir / f"{name}.safetensors", extra={"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed,
-                                                                       "epochs": epochs, "best_epoch": info["best_epoch"]})
-            preds["dockscore"][f] = model_predictions(model, test)
-            with_shipped_inference(model)  # the saved checkpoint stays as trained
-            preds["dockscore_shipped"][f] = model_predictions(model, test)
-            preds["dockscore_fold_prior"][f] = fold_prior_part(model, test)
-            info = {"best_epoch": info["best_epoch"], "epochs_run": info["epochs_run"], "calibration": info["calibration"],
-                    "history": info["history"], "train_seconds": time.time() - t0}
-            (fold_dir / f"{name}.metrics.json").write_text(json.dumps({"train_ids": train_ids, "inner_val_ids": val_ids, "test_ids": fold,
-                                                                       **info}, indent=1))
-            saved.write_text(json.dumps({"dockscore": _pred_to_json(preds["dockscore"][f]),
-                                         "dockscore_shipped": _pred_to_json(preds["dockscore_shipped"][f]),
-                                         "dockscore_fold_prior": _pred_to_json(preds["dockscore_fold_prior"][f]), "info": info}))
+        fold_preds, info = _fold_model(complexes, by_id, test, train_ids, val_ids, fold_dir, name, cfg, model_config, negatives, nonbinders,
+                                       device, {"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed, "epochs": epochs}, log)
+        for key, value in fold_preds.items():
+            preds[key][f] = value
         if element_contacts:
             stored = json.loads(saved.read_text())
             key = f"dockscore_contacts_{element_contacts:g}"
