@@ -14,7 +14,7 @@ else
   python -m venv "$venv"
   py="$venv/bin/python"
   "$py" -m pip install -q --no-index --find-links "$wheels" torch rdkit biopython torch-geometric typer rich safetensors numpy scipy
-  "$py" -m pip install -q --no-index --no-deps --no-build-isolation -e .
 fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 "$py" bench/gpu_check.py --device cuda --poses "$poses" --workers 1 4 16
