@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+from rdkit import Chem
+from rdkit.Chem import AllChem
 
 from dockscore.checkpoint import load_model, save_model
+from dockscore.errors import InputError
 from dockscore.graph import PreparedLigand, PreparedProtein
 from dockscore.io.ligands import iter_ligands
 from dockscore.io.protein import read_protein
 from dockscore.model import DockScoreEnsemble, DockScoreModel, ModelConfig
-import pytest
-from rdkit import Chem
-from rdkit.Chem import AllChem
-
-from dockscore.training.decoys import perturb_torsions, torsions_from_bonds
-from dockscore.optimize import rotatable_torsions
-from dockscore.errors import InputError
+from dockscore.optimize import perturb_pose, rotatable_torsions
 from dockscore.training.data import Complex, drop_unscorable_decoys, load_complexes, save_complexes, split_by_protein
-from dockscore.training.loop import TrainConfig, _batches, _listwise_decoys, _mirror_credit, train
+from dockscore.training.decoys import perturb_torsions, torsions_from_bonds
 from dockscore.training.evaluate import calibrate, evaluate
-from dockscore.optimize import perturb_pose
+from dockscore.training.loop import TrainConfig, _batches, _listwise_decoys, _mirror_credit, train
 
 from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V
 
@@ -67,6 +65,11 @@ def test_training_round_trip(tmp_path):
     save_complexes(complexes[:2], cache)
     loaded = load_complexes(cache)
     assert torch.equal(loaded[0].protein.x, complexes[0].protein.x) and len(loaded[1].decoys) == 3
+    stale = torch.load(cache, weights_only=True)
+    for other in ({**stale, "featurisation": "made-before"}, stale["complexes"]):  # another featurisation; a cache from before the stamp
+        torch.save(other, cache)
+        with pytest.raises(InputError, match="another featurisation"):
+            load_complexes(cache)
 
 
 def test_a_decoy_outside_the_pocket_is_dropped_not_fatal():

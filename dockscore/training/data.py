@@ -66,8 +66,26 @@ def load_pdbbind(root: Path, limit: int | None = None, log=print) -> list[Comple
     return complexes
 
 
+class StaleCacheError(InputError):
+    """A tensor cache whose features another featurisation made."""
+
+
+def featurisation() -> str:
+    """A digest of the code that turns files into features (atom and bond features, the protein
+    reading rules). A cache records it: one made before a featurisation change (the canonical
+    resonance drawing, say) would train a model on features no scorer makes any more."""
+    import hashlib
+
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for name in ("features.py", "io/protein.py"):
+        digest.update((package / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def save_complexes(complexes: list[Complex], path: Path) -> None:
-    """Tensors-only dataset cache (loadable with ``weights_only=True``; no RDKit/Biopython needed to read it)."""
+    """Tensors-only dataset cache (loadable with ``weights_only=True``; no RDKit/Biopython needed to
+    read it), stamped with the :func:`featurisation` that made it."""
     payload = []
     for c in complexes:
         p, lig = c.protein, c.ligand
@@ -80,11 +98,16 @@ def save_complexes(complexes: list[Complex], path: Path) -> None:
             "decoy_pos": torch.stack([d.pos for d, _ in c.decoys]) if c.decoys else torch.zeros((0,) + tuple(lig.pos.shape)),
             "decoy_rmsd": torch.tensor([r for _, r in c.decoys], dtype=torch.float32),
         })
-    torch.save(payload, path)
+    torch.save({"featurisation": featurisation(), "complexes": payload}, path)
 
 
 def load_complexes(path: Path) -> list[Complex]:
-    payload = torch.load(path, weights_only=True)
+    """The complexes of a cache made by this featurisation (:class:`StaleCacheError` otherwise)."""
+    saved = torch.load(path, weights_only=True)
+    if not isinstance(saved, dict) or saved.get("featurisation") != featurisation():
+        raise StaleCacheError(f"{path}: a tensor cache made by another featurisation (dockscore/features.py or io/protein.py "
+                              "changed since): delete it; training parses the data again and rewrites it")
+    payload = saved["complexes"]
     out = []
     for d in payload:
         protein = PreparedProtein(None, d["p_x"].float() / 2, d["p_pos"], d["p_radius"], d["p_bonds"].long())
@@ -136,9 +159,13 @@ def load_training_complexes(data_root: Path, settings: GraphSettings, cache: Pat
                             log=print) -> list[Complex]:
     """The complexes of ``data_root/pdbbind`` (or the tensor cache, written if missing), less the
     decoys no graph can be built for; shared by ``run_training`` and cross-validation (dockscore.training.cv)."""
+    complexes = None
     if cache is not None and Path(cache).exists():
-        complexes = load_complexes(Path(cache))
-    else:
+        try:
+            complexes = load_complexes(Path(cache))
+        except StaleCacheError as exc:
+            log(f"{exc}: parsing again")
+    if complexes is None:
         complexes = load_pdbbind(Path(data_root) / "pdbbind", limit=limit, log=log)
         if cache is not None:
             save_complexes(complexes, Path(cache))
