@@ -426,13 +426,10 @@ class _Ray:
         self.lost_actors = 0
         self.resent_units = 0
 
-    def _send(self, task, raws) -> _RayUnit:
+    def submit(self, task, raws) -> _RayUnit:
         actor = self.actors[self.next % len(self.actors)]
         self.next += 1
         return _RayUnit(actor, actor.run.remote(task, raws), task, raws)
-
-    def submit(self, task, raws) -> _RayUnit:
-        return self._send(task, raws)
 
     def result(self, unit: _RayUnit) -> list:
         while True:
@@ -445,13 +442,9 @@ class _Ray:
                 if not self.actors:
                     raise InputError(f"every Ray worker is gone ({type(exc).__name__}); what was scored is kept in the store: "
                                      "run again with --resume") from None
-                resent = self._send(unit.task, unit.raws)
+                resent = self.submit(unit.task, unit.raws)
                 unit.actor, unit.ref = resent.actor, resent.ref
                 self.resent_units += 1
-
-    def pid(self, k: int) -> int:
-        """The process id of actor ``k`` (tests kill one)."""
-        return self.ray.get(self.actors[k].pid.remote())
 
     def close(self) -> None:
         for a in self.actors:
@@ -481,9 +474,6 @@ class _RayScorer:
 
     def run(self, task, raws: list[RawRecord]) -> list:
         return task.run(self.scorer, raws)
-
-    def pid(self) -> int:
-        return os.getpid()
 
 
 # -- the run ------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def train(
             raise ConfigError(f"--recipe {recipe} trains an {recipe.upper()} model; leave out --symmetry {symmetry} or give --recipe {symmetry}")
         model_config, train_config = configs(
             recipe or symmetry,
-            model={"vina_prior": vina_prior, "prior_overlap_cap": (prior_overlap_cap or None) if prior_overlap_cap is not None else None,
+            model={"vina_prior": vina_prior, "prior_overlap_cap": prior_overlap_cap or None,
                    "overlap_wall": overlap_wall},
             train={"epochs": epochs, "lr": lr, "ema_decay": ema, "pose_weight": pose_weight, "group_weight": group_weight,
                    "mirror_weight": mirror_weight, "enantiomer_weight": enantiomer_weight, "torsion_decoys": torsion_decoys,

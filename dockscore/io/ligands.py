@@ -264,6 +264,11 @@ def _byte_chunks(path: Path) -> Iterator[tuple[bytes, int]]:
             raise InputError(f"{path}: compressed stream ends early (truncated .gz); the records before the cut were read")
 
 
+def _check_text(path: Path, first_chunk: bytes) -> None:
+    if b"\x00" in first_chunk[:4096]:
+        raise InputError(f"{path}: not a text ligand file (binary content)")
+
+
 def _byte_lines(path: Path) -> Iterator[tuple[bytes, int]]:
     """Lines (without line ends) and the file offset after each; the last line may lack a newline."""
     tail = b""
@@ -271,8 +276,7 @@ def _byte_lines(path: Path) -> Iterator[tuple[bytes, int]]:
     first = True
     for chunk, offset in _byte_chunks(path):
         if first:
-            if b"\x00" in chunk[:4096]:
-                raise InputError(f"{path}: not a text ligand file (binary content)")
+            _check_text(path, chunk)
             first = False
         lines = (tail + chunk).split(b"\n")
         tail = lines.pop()
@@ -283,13 +287,7 @@ def _byte_lines(path: Path) -> Iterator[tuple[bytes, int]]:
 
 
 def _decode(lines: list[bytes]) -> tuple[str, str]:
-    """(text, note): UTF-8 when it is; else Latin-1, which maps every byte (a name with an
-    'e acute' from an old Windows tool keeps its record, and the note says so)."""
-    raw = b"\n".join(lines)
-    try:
-        return raw.decode("utf-8"), ""
-    except UnicodeDecodeError:
-        return raw.decode("latin-1"), "non-UTF-8 bytes read as Latin-1"
+    return _decode_bytes(b"\n".join(lines))
 
 
 def _is_counts_line(line: bytes) -> bool:
@@ -318,8 +316,7 @@ def _sd_record_bytes(path: Path) -> Iterator[tuple[bytes, int]]:
     try:
         for chunk, offset in _byte_chunks(path):
             if first:
-                if b"\x00" in chunk[:4096]:
-                    raise InputError(f"{path}: not a text ligand file (binary content)")
+                _check_text(path, chunk)
                 first = False
             data = tail + chunk
             start = 0
@@ -361,6 +358,8 @@ def _split_molfiles(lines: list[bytes]) -> list[list[bytes]]:
 
 
 def _decode_bytes(raw: bytes) -> tuple[str, str]:
+    """(text, note): UTF-8 when it is; else Latin-1, which maps every byte (a name with an
+    'e acute' from an old Windows tool keeps its record, and the note says so)."""
     try:
         return raw.decode("utf-8"), ""
     except UnicodeDecodeError:
