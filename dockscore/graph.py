@@ -15,7 +15,7 @@ from rdkit import Chem
 from torch_geometric.data import Data
 
 from dockscore.errors import InputError
-from dockscore.features import BOND_TYPES, OFF_BB, OFF_ELEM, OFF_RES, RESIDUES, ligand_bonds, ligand_features, ligand_heavy_mol, protein_features, xs_types
+from dockscore.features import BOND_TYPES, OFF_ELEM, ligand_bonds, ligand_features, ligand_heavy_mol, protein_features, xs_types
 from dockscore.io.protein import Protein
 from dockscore.neighbors import radius_graph
 
@@ -68,34 +68,6 @@ class PreparedProtein:
     def xs(self) -> torch.Tensor:
         """Vina X-Score types (hydrophobic, donor, acceptor) per atom, for the physics prior."""
         return xs_types(self.x, self.bond_index)
-
-    @cached_property
-    def side_chain(self) -> torch.Tensor:
-        """(N,) long: which side chain past CB an atom belongs to (0, 1, ...: the side-chain atoms
-        of a standard residue past CB, the atoms that move when a ligand binds; a disulfide joins
-        two cysteines into one, which moves with neither), -1 for
-        the backbone, CB (bonded to the backbone), metals, cofactors and waters. From the features
-        and bonds, so cached proteins have it too (``ModelConfig.flexible_side_chains``)."""
-        standard = self.x[:, OFF_RES : OFF_RES + len(RESIDUES)].sum(-1) > 0
-        backbone = self.x[:, OFF_BB] > 0
-        next_to_backbone = torch.zeros_like(backbone)
-        if self.bond_index.numel():
-            next_to_backbone.index_fill_(0, self.bond_index[1][backbone[self.bond_index[0]]], True)
-        member = standard & ~backbone & ~next_to_backbone
-        parent = list(range(len(member)))
-
-        def root(a: int) -> int:
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            return a
-
-        joined = standard & ~backbone  # CB joins a branched side chain (Val's CG1 and CG2) into one
-        for a, b in self.bond_index.T.tolist():
-            if joined[a] and joined[b]:
-                parent[root(a)] = root(b)
-        ids: dict[int, int] = {}
-        return torch.tensor([ids.setdefault(root(a), len(ids)) if member[a] else -1 for a in range(len(member))], dtype=torch.long)
 
     @classmethod
     def from_protein(cls, protein: Protein) -> "PreparedProtein":
@@ -207,7 +179,6 @@ def build_complex_graph(protein: PreparedProtein, ligand: PreparedLigand, settin
         pos=torch.cat([ligand.pos, protein.pos[pocket]]),
         radius=torch.cat([ligand.radius, protein.radius[pocket]]),
         xs=torch.cat([ligand.xs, protein.xs[pocket]]),
-        side_chain=torch.cat([torch.full((n_lig,), -1, dtype=torch.long), protein.side_chain[pocket]]),
         is_ligand=is_ligand,
         pocket_atom=pocket,
         edge_index=edge_index,

@@ -50,10 +50,6 @@ class ModelConfig:
     # Soft core for the prior's repulsion: overlaps deeper than this (A beyond vdW contact) add no
     # further prior penalty (None = Vina's unbounded quadratic). See PRIOR_REPULSION_NOTE.
     prior_overlap_cap: float | None = None
-    # The soft core only on the N side chains (past CB) that each pose overlaps most, as flexible-
-    # residue docking lets a few side chains move; Vina's full repulsion against everything else
-    # (None: the soft core on every pair, the models before it). See PRIOR_REPULSION_NOTE.
-    flexible_side_chains: int | None = None
     # Pose score (choosing among poses of one ligand): score + (w - 1) * the prior term, so the
     # learned correction counts 1/w as much as Vina's typed terms. The correction is fitted mostly
     # to affinity, which varies between complexes; within one complex the prior carries most of
@@ -300,45 +296,16 @@ def xs_pair_masks(xs_i: torch.Tensor, xs_j: torch.Tensor) -> tuple[torch.Tensor,
     return xs_i[..., 0] * xs_j[..., 0], torch.clamp(xs_i[..., 1] * xs_j[..., 2] + xs_i[..., 2] * xs_j[..., 1], max=1.0)
 
 
-def vina_prior_energy(terms: torch.Tensor, xs_i: torch.Tensor, xs_j: torch.Tensor, overlap_cap: float | None = None,
-                      soft: torch.Tensor | None = None) -> torch.Tensor:
+def vina_prior_energy(terms: torch.Tensor, xs_i: torch.Tensor, xs_j: torch.Tensor, overlap_cap: float | None = None) -> torch.Tensor:
     """Vina's typed pair energy in pK units (+ favourable) from :func:`interaction_terms` columns;
-    ``overlap_cap`` (A) bounds the repulsion column at ``overlap_cap ** 2`` on the pairs where
-    ``soft`` (P,) bool is True (all pairs when None)."""
+    ``overlap_cap`` (A) bounds the repulsion column at ``overlap_cap ** 2``."""
     w = VINA_WEIGHTS_KCAL
     if overlap_cap is not None:
-        capped = torch.clamp(terms[:, 2:3], max=overlap_cap**2)
-        if soft is not None:
-            capped = torch.where(soft[:, None], capped, terms[:, 2:3])
-        terms = torch.cat([terms[:, :2], capped, terms[:, 3:]], dim=-1)
+        terms = torch.cat([terms[:, :2], torch.clamp(terms[:, 2:3], max=overlap_cap**2), terms[:, 3:]], dim=-1)
     hydrophobic_pair, hbond_pair = xs_pair_masks(xs_i, xs_j)
     kcal = (w["gauss1"] * terms[:, 0] + w["gauss2"] * terms[:, 1] + w["repulsion"] * terms[:, 2]
             + w["hydrophobic"] * terms[:, 3] * hydrophobic_pair + w["hbond"] * terms[:, 4] * hbond_pair)
     return -kcal / KCAL_PER_PK
-
-
-def most_overlapped_side_chains(repulsion: torch.Tensor, chain: torch.Tensor, graph: torch.Tensor, k: int, cap: float) -> torch.Tensor:
-    """(P,) bool: the pairs the soft core forgives, those whose protein atom is on one of the ``k``
-    side chains of its pose with the most repulsion past the core (``repulsion``: Vina's squared
-    overlap per pair; ``chain``: the protein atom's side chain, -1 off side chains; ``graph``: the
-    pair's pose). Side chains that do not reach past the core change nothing either way."""
-    on_chain = chain >= 0
-    soft = torch.zeros_like(on_chain)
-    if k <= 0 or not bool(on_chain.any()):
-        return soft
-    key = graph * (int(chain.max()) + 1) + chain.clamp_min(0)
-    keys, inverse = torch.unique(key[on_chain], return_inverse=True)
-    excess = torch.zeros(keys.shape[0], dtype=repulsion.dtype, device=repulsion.device).index_add(0, inverse, torch.relu(repulsion[on_chain] - cap**2))
-    pose = keys // (int(chain.max()) + 1)
-    order = torch.argsort(-excess, stable=True)
-    order = order[torch.argsort(pose[order], stable=True)]  # by pose, most excess first
-    sorted_pose = pose[order]
-    first = torch.searchsorted(sorted_pose, sorted_pose, right=False)
-    rank = torch.empty_like(order)
-    rank[order] = torch.arange(order.numel(), device=order.device) - first
-    chosen = rank < k
-    soft[on_chain] = chosen[inverse]
-    return soft
 
 
 def interaction_terms(d_s: torch.Tensor) -> torch.Tensor:
@@ -357,12 +324,11 @@ class PairInteractionHead(nn.Module):
     hard-clash term and (when ``vina_prior`` > 0) the fixed Vina-typed prior."""
 
     def __init__(self, F: int, rank: int, cutoff: float, offset: float, clash_weight: float = 1.0, vina_prior: float = 0.0,
-                 prior_overlap_cap: float | None = None, correction_weight: float = 1.0, flexible_side_chains: int | None = None) -> None:
+                 prior_overlap_cap: float | None = None, correction_weight: float = 1.0) -> None:
         super().__init__()
         K = len(LEARNED_TERMS)
         self.K, self.rank, self.cutoff, self.clash_weight, self.vina_prior = K, rank, cutoff, clash_weight, vina_prior
         self.prior_overlap_cap = prior_overlap_cap
-        self.flexible_side_chains = flexible_side_chains
         self.correction_weight = correction_weight  # 0: the learned pair energies are zero (see learned_correction_off)
         self.ligand_proj = nn.Linear(F, K * rank)
         self.protein_proj = nn.Linear(F, K * rank)
@@ -372,20 +338,19 @@ class PairInteractionHead(nn.Module):
         # Linear calibration to pK fitted on training complexes after training (1 = none).
         self.register_buffer("scale", torch.tensor(1.0))
 
-    def pair_energies(self, s, pos, radius, pair_index, xs=None, side_chain=None, node_graph=None):
+    def pair_energies(self, s, pos, radius, pair_index, xs=None):
         i, j = pair_index
         a = self.ligand_proj(s).index_select(0, i).view(-1, self.K, self.rank)
         b = self.protein_proj(s).index_select(0, j).view(-1, self.K, self.rank)
-        return self.energies(self.pair_weights(a, b), *self.pair_terms(pos, radius, pair_index, xs, side_chain, node_graph))  # (P, K + 2), pK units
+        return self.energies(self.pair_weights(a, b), *self.pair_terms(pos, radius, pair_index, xs))  # (P, K + 2), pK units
 
     def pair_weights(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """(P, K) learned term weights of pairs from their ligand (``a``) and protein (``b``) projections, each (P, K, rank)."""
         return nn.functional.softplus((a * b).sum(-1) / math.sqrt(self.rank) + self.term_bias)
 
-    def pair_terms(self, pos, radius, pair_index, xs=None, side_chain=None, node_graph=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def pair_terms(self, pos, radius, pair_index, xs=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The parameter-free part of the pair energies (the same for every model with this head's
-        settings; see :meth:`settings`): switched distance shapes (P, K), hard clash (P,) and prior (P,).
-        ``side_chain``: (nodes,) side chain of each protein atom (``data.side_chain``); ``node_graph``: (nodes,) pose."""
+        settings; see :meth:`settings`): switched distance shapes (P, K), hard clash (P,) and prior (P,)."""
         i, j = pair_index
         d = (pos.index_select(0, i) - pos.index_select(0, j)).norm(dim=-1)
         d_s = d - radius.index_select(0, i) - radius.index_select(0, j)
@@ -397,14 +362,7 @@ class PairInteractionHead(nn.Module):
         if self.vina_prior and xs is not None:
             # Vina's own hard 8 A cutoff (pairs are already within it): the smooth switch would
             # damp gauss2, whose reach (surface distance 3 +- 2 A) is most of Vina's attraction
-            soft = None
-            if self.prior_overlap_cap is not None and self.flexible_side_chains is not None:
-                if side_chain is None:
-                    raise ValueError("flexible side chains need graphs with data.side_chain (dockscore.graph.build_complex_graph)")
-                graph = node_graph.index_select(0, i) if node_graph is not None else torch.zeros_like(i)
-                soft = most_overlapped_side_chains(raw[:, 2], side_chain.index_select(0, j), graph, self.flexible_side_chains,
-                                                   self.prior_overlap_cap)
-            prior = self.vina_prior * vina_prior_energy(raw * (d < self.cutoff)[:, None], xs_i, xs_j, self.prior_overlap_cap, soft)
+            prior = self.vina_prior * vina_prior_energy(raw * (d < self.cutoff)[:, None], xs_i, xs_j, self.prior_overlap_cap)
         else:
             prior = torch.zeros_like(clash)
         return terms, clash, prior
@@ -416,7 +374,7 @@ class PairInteractionHead(nn.Module):
 
     def settings(self) -> tuple:
         """Everything besides parameters and buffers that :meth:`pair_terms` reads."""
-        return (self.K, self.cutoff, self.clash_weight, self.vina_prior, self.prior_overlap_cap, self.flexible_side_chains)
+        return (self.K, self.cutoff, self.clash_weight, self.vina_prior, self.prior_overlap_cap)
 
 
 class DockScoreModel(nn.Module):
@@ -434,7 +392,7 @@ class DockScoreModel(nn.Module):
         self.protein_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.protein_layers))
         self.ligand_layers = nn.ModuleList(EquivariantLayer(F, V, config.rbf, odd) for _ in range(config.layers))
         self.head = PairInteractionHead(F, config.pair_rank, config.pocket_cutoff, config.score_offset, config.clash_weight, config.vina_prior,
-                                       config.prior_overlap_cap, config.correction_weight, config.flexible_side_chains)
+                                       config.prior_overlap_cap, config.correction_weight)
         if config.element_contact_cutoff is not None:
             self.set_element_contacts(config.element_contact_cutoff)
 
@@ -476,12 +434,6 @@ class DockScoreModel(nn.Module):
         config, which the checkpoint stores, and the head change together."""
         self.config = replace(self.config, prior_overlap_cap=cap)
         self.head.prior_overlap_cap = cap
-
-    def set_flexible_side_chains(self, count: int | None) -> None:
-        """Forgive overlap (the soft core) with the ``count`` side chains each pose overlaps most
-        only, or with every protein atom (None); a fixed term, no parameter moves."""
-        self.config = replace(self.config, flexible_side_chains=count)
-        self.head.flexible_side_chains = count
 
     @property
     def offset(self) -> float:
@@ -548,7 +500,7 @@ class DockScoreModel(nn.Module):
         for layer in self.ligand_layers:
             s, v = layer(s, v, data.edge_index, edge_feat, weight, unit, update_index=lig)
 
-        energies = self.head.pair_energies(s, pos, data.radius, data.pair_index, getattr(data, "xs", None), getattr(data, "side_chain", None), getattr(data, "batch", None)) * self.head.scale
+        energies = self.head.pair_energies(s, pos, data.radius, data.pair_index, getattr(data, "xs", None)) * self.head.scale
         return self._pose_outputs(data, _PoseIndex.of(data), energies)
 
     def _cached_forward(self, data, cache: ProteinCache, poses: _Poses | None = None, fixed: tuple | None = None,
@@ -559,7 +511,7 @@ class DockScoreModel(nn.Module):
         if poses is None:
             poses = self._poses(data)
         if fixed is None:
-            fixed = self.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None), getattr(data, "side_chain", None), getattr(data, "batch", None))
+            fixed = self.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None))
         energies = self.head.energies(self._pose_weights(data, poses, cache), *fixed) * self.head.scale
         return self._pose_outputs(data, poses.index, energies, geometry)
 
@@ -703,16 +655,6 @@ class DockScoreEnsemble(nn.Module):
             m.set_correction_weight(weight)
         self.config = self.members[0].config
 
-    def set_prior_overlap_cap(self, cap: float | None) -> None:
-        for m in self.members:
-            m.set_prior_overlap_cap(cap)
-        self.config = self.members[0].config
-
-    def set_flexible_side_chains(self, count: int | None) -> None:
-        for m in self.members:
-            m.set_flexible_side_chains(count)
-        self.config = self.members[0].config
-
     def set_element_contacts(self, cutoff: float | None, weight: torch.Tensor | None = None) -> None:
         """The same element-contact term on every member (so the mean carries it once)."""
         for m in self.members:
@@ -743,7 +685,7 @@ class DockScoreEnsemble(nn.Module):
         if self._members_share_fixed_parts():
             first = self.members[0]
             poses = first._poses(data)
-            fixed = first.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None), getattr(data, "side_chain", None), getattr(data, "batch", None))
+            fixed = first.head.pair_terms(data.pos, data.radius, data.pair_index, getattr(data, "xs", None))
             geometry = pair_overlap(data.pos, data.radius, data.pair_index)
         outs = [m._cached_forward(data, c, poses, fixed, geometry) for m, c in zip(self.members, cache)]
         return self._mean(outs)

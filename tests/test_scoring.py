@@ -6,8 +6,6 @@ import csv
 import math
 from pathlib import Path
 
-import numpy as np
-
 import pytest
 import torch
 from rdkit import Chem
@@ -232,67 +230,6 @@ def test_prior_soft_core_caps_only_deep_overlaps(cap):
     flat = soft[deep] - vina_prior_energy(raw[deep] * torch.tensor([1, 1, 0, 1, 1, 1.0]), xs_i[deep], xs_j[deep])
     assert torch.allclose(flat, flat[0].expand_as(flat), atol=1e-6)
     assert float(flat[0]) == pytest.approx(-0.840245 * cap**2 / 1.364, rel=1e-4)
-
-
-def test_side_chains_are_the_residues_atoms_past_cb():
-    """Each standard residue's atoms past CB form one side chain; backbone, CB and proline's ring
-    closure (bonded to the backbone N) belong to none."""
-    from dockscore.graph import PreparedProtein
-    from dockscore.io.protein import read_protein
-
-    protein = read_protein(PROTEIN_1S3V)
-    chain = PreparedProtein.from_protein(protein).side_chain.tolist()
-    residue_of: dict[int, set[str]] = {}
-    disulfide = {c for res, c in zip(protein.residue_names, chain) if res == "CYS"}
-    for name, res, rid, c in zip(protein.atom_names, protein.residue_names, protein.residue_ids, chain):
-        if name in ("N", "CA", "C", "O", "OXT", "CB") or (res, name) == ("PRO", "CD"):
-            assert c == -1, (rid, name)
-        elif res not in ("GLY", "ALA", "HOH") and not name.startswith("H"):
-            assert c >= 0, (rid, res, name)
-            residue_of.setdefault(c, set()).add(rid)
-    assert all(len(rids) == 1 for c, rids in residue_of.items() if c not in disulfide)  # one side chain, one residue
-    rids = [rid for rids in residue_of.values() for rid in rids]
-    assert len(rids) == len(set(rids))  # one residue, one side chain
-
-
-def test_flexible_side_chains_forgive_the_most_overlapped_side_chains_of_each_pose():
-    """The soft core goes to the k side chains of each pose with the most repulsion past the core;
-    other side chains, the backbone (-1) and other poses' choices are not affected."""
-    from dockscore.model import most_overlapped_side_chains
-
-    cap = 0.7
-    # pose 0: side chain 0 pushed past the core by 0.51 A^2 in all, side chain 1 by 1.51, chain 2 by 0.11,
-    # a backbone pair by 2.0; pose 1: its own side chain 0 by 2.51
-    repulsion = torch.tensor([1.0, 0.2, 2.0, 0.6, 2.49, 3.0])
-    chain = torch.tensor([0, 0, 1, 2, -1, 0])
-    graph = torch.tensor([0, 0, 0, 0, 0, 1])
-    forgiven = lambda k: most_overlapped_side_chains(repulsion, chain, graph, k, cap).tolist()  # noqa: E731
-    assert forgiven(0) == [False] * 6
-    assert forgiven(1) == [False, False, True, False, False, True]
-    assert forgiven(2) == [True, True, True, False, False, True]
-    assert forgiven(5) == [True, True, True, True, False, True]
-
-
-def test_one_flexible_side_chain_scores_between_the_hard_wall_and_the_soft_core(crystal_1s3v):
-    """Pushed 1.5 A into the protein, the pose's score with one flexible side chain lies between Vina's
-    full repulsion and the soft core on every pair, and the crystal pose scores as with the soft core
-    (it is past the core on no more than one side chain)."""
-    from dockscore.model import prior_hard_wall
-
-    mol = crystal_1s3v
-    scorer = Scorer(PROTEIN_1S3V, symmetry="e3")
-    pushed = Chem.Mol(mol)
-    conf = pushed.GetConformer()
-    for i, p in enumerate(conf.GetPositions() + np.array([1.5, 0.0, 0.0])):
-        conf.SetAtomPosition(i, p.tolist())
-    scores = {}
-    for k in (None, 1):
-        scorer.model.set_flexible_side_chains(k)
-        scores[k] = [r.score for r in scorer.score_mols([mol, pushed])]
-    with prior_hard_wall(scorer.model):
-        hard = [r.score for r in scorer.score_mols([mol, pushed])]
-    assert hard[1] < scores[1][1] < scores[None][1]
-    assert scores[1][0] == pytest.approx(scores[None][0], abs=0.05)
 
 
 def test_shipped_default_model_carries_the_prior_soft_core():

@@ -19,7 +19,6 @@ class Inference:
     prior_overlap_cap: float | None = 0.7  # A: the Vina prior's soft core (docs/model-e3-notes.md)
     pose_prior_weight: float = 2.0  # w of the pose score (dockscore.definitions.POSE_SCORE_MEANING)
     overlap_wall: float = 0.0  # pK per A of summed overlap beyond the allowance (dockscore.overlap)
-    flexible_side_chains: int | None = None  # side chains per pose the soft core forgives (None: every protein atom)
     element_contacts: float | None = None  # A: the element-contact term's reach, fitted on train + val after training
 
 
@@ -69,5 +68,4 @@ def with_inference(model, inference: Inference):
     model.set_prior_overlap_cap(inference.prior_overlap_cap)
     model.set_pose_prior_weight(inference.pose_prior_weight)
     model.set_overlap_wall(inference.overlap_wall)
-    model.set_flexible_side_chains(inference.flexible_side_chains)
     return model

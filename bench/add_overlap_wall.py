@@ -1,15 +1,13 @@
-"""Set a recipe's fixed physical-validity terms on a trained checkpoint and read what they change:
-the overlap wall (dockscore.overlap) and the flexible side chains of the prior's soft core
-(``ModelConfig.flexible_side_chains``).
+"""Put the overlap wall (dockscore.overlap) on a trained checkpoint and read what it changes.
 
-    python bench/set_fixed_terms.py IN.safetensors OUT.safetensors --recipe se3|e3 [--weight 2] [--flexible-side-chains 1]
+    python bench/add_overlap_wall.py IN.safetensors OUT.safetensors [--recipe se3 | --weight 2]
 
-Both are fixed terms (no parameter moves), so they can be set on a shipped model. Reads IN's
+The wall is a fixed term (no parameter moves), so it can be set on a shipped model. Reads IN's
 held-out parts (test, fep_targets: scoring R, within-protein rho, docking top-1 on the smina
-decoys; the JACS FEP series) and the clash test on the test split, as IN is and with the terms;
-writes OUT (IN's tensors and metadata, the config's terms set) and OUT's metrics JSON (IN's report
-with the new metrics, the old ones under ``metrics_before_fixed_terms``, the clash tests under
-``clash_test``). IN is never written.
+decoys; the JACS FEP series) and the clash test on the test split, without and with the wall;
+writes OUT (IN's tensors and metadata, the config's ``overlap_wall`` set) and OUT's metrics JSON
+(IN's report with the new metrics, the old ones under ``metrics_before_overlap_wall``, the
+clash tests under ``clash_test``). IN is never written.
 """
 
 from __future__ import annotations
@@ -42,16 +40,12 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--weight", type=float, default=None, help="pK per A of a pose's summed overlap beyond dockscore.overlap.OVERLAP_ALLOWANCE (default: --recipe's)")
-    parser.add_argument("--flexible-side-chains", type=int, default=None, help="side chains per pose the soft core forgives (default: --recipe's; -1: every protein atom)")
-    parser.add_argument("--recipe", default="se3", help="the recipe whose fixed terms to set (dockscore.training.recipes)")
+    parser.add_argument("--recipe", default="se3", help="the recipe whose overlap wall to set (dockscore.training.recipes)")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pdbbind.pt")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
-    inference = recipe(args.recipe).inference
     if args.weight is None:
-        args.weight = inference.overlap_wall
-    flexible = inference.flexible_side_chains if args.flexible_side_chains is None else args.flexible_side_chains
-    flexible = None if flexible is not None and flexible < 0 else flexible
+        args.weight = recipe(args.recipe).inference.overlap_wall
     if args.out.resolve() in (args.model.resolve(), metrics_path(args.model).resolve()):
         raise SystemExit(f"error: {args.out}: is the input; write elsewhere and move it")
     torch.set_num_threads(1)
@@ -66,13 +60,13 @@ def main() -> None:
         out["fep_series"] = evaluate_fep(m, args.data / "fep" / "jacs_set")
         return out
 
+    model.set_overlap_wall(0.0)
     before, clash_before = read(model), clash_test(model, test)
     model.set_overlap_wall(args.weight)
-    model.set_flexible_side_chains(flexible)
     after, clash_after = read(model), clash_test(model, test)
-    save_model(model, args.out, extra={**checkpoint_extra(args.model), "overlap_wall": args.weight, "flexible_side_chains": flexible})
-    report.update({"model_config": model.config.to_dict(), "metrics_before_fixed_terms": before,
-                   "metrics": {**report.get("metrics", {}), **after}, "clash_test": {"test split, as it was": clash_before, "test split, with the terms": clash_after}})
+    save_model(model, args.out, extra={**checkpoint_extra(args.model), "overlap_wall": args.weight})
+    report.update({"model_config": model.config.to_dict(), "metrics_before_overlap_wall": before,
+                   "metrics": {**report.get("metrics", {}), **after}, "clash_test": {"test split, without the wall": clash_before, "test split, with it": clash_after}})
     metrics_path(args.out).write_text(json.dumps(report, indent=1))
     for part in ("test", "fep_targets"):
         b, a = before[part], after[part]
