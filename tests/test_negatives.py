@@ -113,3 +113,21 @@ def test_non_binder_loss_and_partners_keep_held_out_ligands_out():
     placed = {("a", "b"): torch.ones(3, 3), ("a", "t"): torch.ones(3, 3), ("t", "a"): torch.ones(3, 3)}
     partners = _nonbinder_partners(train_set, by_id, placed)
     assert list(partners) == ["a"] and len(partners["a"]) == 1  # 't' is held out: neither pocket nor non-binder
+
+
+def test_two_runs_sharing_a_placement_store_keep_each_others_placements(tmp_path):
+    """Two runs read the store, place different pairs and write: the second write merges, so
+    neither run's placements are lost (CV folds on two cores share the store beside the cache)."""
+    from dockscore.training.negatives import _save
+
+    store = tmp_path / "pdbbind.nonbinders.pt"
+    _save({"a|b": torch.zeros(2, 3)}, store)
+    first, second = torch.load(store, weights_only=True), torch.load(store, weights_only=True)  # both read the same store
+    first["c|d"] = torch.ones(3, 3)
+    second["e|f"] = None
+    _save(first, store)
+    _save(second, store)
+    kept = torch.load(store, weights_only=True)
+    assert set(kept) == {"a|b", "c|d", "e|f"} and torch.equal(kept["c|d"], torch.ones(3, 3))
+    assert set(second) == set(kept)  # the writer sees what the other run placed, too
+    assert not list(tmp_path.glob("*.partial"))

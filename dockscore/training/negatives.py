@@ -12,6 +12,7 @@ trained and is computed once per complex.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 
@@ -168,7 +169,18 @@ def _pair_seed(pocket: str, ligand: str) -> int:
 
 
 def _save(stored: dict, path: Path) -> None:
+    """Add ``stored`` to the store at ``path``. Runs share one store (CV folds on two cores), so
+    the write holds a lock and merges with what another run wrote since this one read it, rather
+    than replacing it (which lost the other run's placements)."""
+    import fcntl
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(stored, partial)
-    partial.replace(path)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            merged = torch.load(path, weights_only=True)
+            merged.update(stored)
+            stored.update(merged)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        torch.save(stored, partial)
+        partial.replace(path)
