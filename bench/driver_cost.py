@@ -35,21 +35,22 @@ PROTEIN = ROOT / "data" / "examples" / "1s3v" / "protein.pdb"
 LIGAND = ROOT / "data" / "examples" / "1s3v" / "ligand.sdf"
 
 
-def moved_record(molfile: str, name: str, shift: np.ndarray) -> str:
-    lines = molfile.split("\n")
-    lines[0] = name
-    n = int(lines[3][:3])
-    for i in range(4, 4 + n):
-        xyz = [float(lines[i][k : k + 10]) for k in (0, 10, 20)] + shift
-        lines[i] = "".join(f"{v:10.4f}" for v in xyz) + lines[i][30:]
-    return "\n".join(lines) + "\n$$$$\n"
-
-
 def library(folder: Path, n: int) -> Path:
-    molfile = LIGAND.read_text().split("$$$$")[0].strip("\n")
+    """n poses of the bundled ligand under small rigid moves, five per compound, in one .sdf file."""
+    from rdkit import Chem
+
+    mol = Chem.MolFromMolFile(str(LIGAND), removeHs=False)
+    start = mol.GetConformer().GetPositions()
     rng = np.random.default_rng(0)
+    records = []
+    for k in range(n):
+        conf = mol.GetConformer()
+        for i, xyz in enumerate(start + rng.normal(0, 0.3, 3)):
+            conf.SetAtomPosition(i, xyz.tolist())
+        mol.SetProp("_Name", f"cpd{k // 5:06d}")
+        records.append(Chem.MolToMolBlock(mol) + "$$$$\n")
     path = folder / f"library_{n}.sdf"
-    path.write_text("".join(moved_record(molfile, f"cpd{k // 5:06d}", rng.normal(0, 0.3, 3)) for k in range(n)))
+    path.write_text("".join(records))
     return path
 
 

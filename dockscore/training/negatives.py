@@ -177,10 +177,9 @@ def _save(stored: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.exists():
-            merged = torch.load(path, weights_only=True)
-            merged.update(stored)
-            stored.update(merged)
+        if path.exists():  # what another run placed since this one read the store
+            for key, pose in torch.load(path, weights_only=True).items():
+                stored.setdefault(key, pose)
         partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
         torch.save(stored, partial)
         partial.replace(path)
