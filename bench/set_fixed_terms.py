@@ -1,11 +1,11 @@
 """Set a recipe's fixed inference terms on a trained checkpoint and read what they change.
 
-    python bench/set_fixed_terms.py IN.safetensors OUT.safetensors --recipe e3 [--overlap-wall W] [--correction-weight C]
+    python bench/set_fixed_terms.py IN.safetensors OUT.safetensors --recipe e3 [--overlap-wall W] [--correction-fade A --correction-floor F]
     python bench/set_fixed_terms.py IN.safetensors --recipe e3 --offline     # validation split only, nothing written
 
 Two terms are fixed after training (no parameter moves; dockscore.training.recipes.Inference):
 the overlap wall (pK per A of a pose's summed overlap beyond dockscore.overlap.OVERLAP_ALLOWANCE)
-and the weight of the learned correction (0: the Vina-typed prior alone, 1: as trained). Reads
+and the learned correction's fade with a pose's overlap (dockscore.overlap.correction_share). Reads
 IN's held-out parts (test, fep_targets: scoring R, within-protein rho, docking top-1 on the smina
 decoys; the JACS FEP series) and the clash test on the test split, before and after; writes OUT
 (IN's tensors and metadata, the config's terms set) and OUT's metrics JSON (IN's report with the
@@ -41,7 +41,7 @@ def checkpoint_extra(path: Path) -> dict:
 
 def set_terms(model, terms: dict) -> None:
     model.set_overlap_wall(terms["overlap_wall"])
-    model.set_correction_weight(terms["correction_weight"])
+    model.set_correction_fade(terms["correction_fade"], terms["correction_floor"])
 
 
 def main() -> None:
@@ -50,14 +50,15 @@ def main() -> None:
     parser.add_argument("out", type=Path, nargs="?")
     parser.add_argument("--recipe", default="se3", help="the recipe whose fixed terms to set (dockscore.training.recipes)")
     parser.add_argument("--overlap-wall", type=float, default=None, help="pK per A of summed overlap beyond the allowance (default: --recipe's)")
-    parser.add_argument("--correction-weight", type=float, default=None, help="weight of the learned correction (default: --recipe's)")
+    parser.add_argument("--correction-fade", type=float, default=None, help="A of summed overlap over which the learned correction fades (default: --recipe's)")
+    parser.add_argument("--correction-floor", type=float, default=None, help="the share of the learned correction a pose keeps past the fade (default: --recipe's)")
     parser.add_argument("--offline", action="store_true", help="read the validation split and the training clash test only; write nothing")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "pdbbind.pt")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
     inference = recipe(args.recipe).inference
-    after_terms = {"overlap_wall": inference.overlap_wall if args.overlap_wall is None else args.overlap_wall,
-                   "correction_weight": inference.correction_weight if args.correction_weight is None else args.correction_weight}
+    given = {"overlap_wall": args.overlap_wall, "correction_fade": args.correction_fade, "correction_floor": args.correction_floor}
+    after_terms = {key: getattr(inference, key) if value is None else value for key, value in given.items()}
     if not args.offline and args.out is None:
         raise SystemExit("error: OUT is needed unless --offline")
     if args.out is not None and args.out.resolve() in (args.model.resolve(), metrics_path(args.model).resolve()):
@@ -66,7 +67,7 @@ def main() -> None:
     report = json.loads(metrics_path(args.model).read_text())
     split = report["split"]
     model = load_model(args.model)
-    before_terms = {"overlap_wall": model.config.overlap_wall, "correction_weight": model.config.correction_weight}
+    before_terms = {key: getattr(model.config, key) for key in after_terms}
     by_id = {c.id: c for c in load_complexes(args.cache)}
     parts = ("val",) if args.offline else ("test", "fep_targets")
     clash_part = "train" if args.offline else "test"

@@ -280,16 +280,13 @@ def blend(prior_part: list[Prediction], full: list[Prediction], weight: float) -
     return out
 
 
-def correction_weight_sweep(prior_part: dict[int, list[Prediction]], shipped: dict[int, list[Prediction]], group_of: dict[str, str],
-                            weights=CORRECTION_WEIGHTS, n_boot: int = 1000, shipped_weight: dict[int, float] | None = None) -> dict:
+def correction_weight_sweep(prior_part: dict[int, list[Prediction]], full: dict[int, list[Prediction]], group_of: dict[str, str],
+                            weights=CORRECTION_WEIGHTS, n_boot: int = 1000) -> dict:
     """Pooled and per-fold scoring R of every correction weight, and the nested choice: each test
     fold gets the weight that maximises pooled R over the other folds (the figure that estimates
-    what choosing the weight by CV will give on new proteins). ``shipped`` were scored at the
-    recipe's own correction weight (``shipped_weight`` per fold, 1 where not given): the blend is
-    exact either side of it, since the score is linear in the weight."""
-    done = sorted(set(prior_part) & set(shipped))
-    at = {f: (shipped_weight or {}).get(f, 1.0) for f in done}
-    blended = {w: {f: blend(prior_part[f], shipped[f], w / at[f]) for f in done} for w in weights}
+    what choosing the weight by CV will give on new proteins)."""
+    done = sorted(set(prior_part) & set(full))
+    blended = {w: {f: blend(prior_part[f], full[f], w) for f in done} for w in weights}
     pooled = {w: metrics([p for f in done for p in blended[w][f]], group_of, n_boot) for w in weights}
     per_fold = {w: [metrics(blended[w][f], group_of, 0)["scoring"].get("pearson") for f in done] for w in weights}
     chosen, nested = {}, {}
@@ -509,7 +506,6 @@ def _fold_model(complexes: list, by_id: dict, test: list, train_ids: list[str], 
         preds["dockscore_shipped"] = model_predictions(model, test)
         preds["dockscore_fold_prior"] = fold_prior_part(model, test)
         info = {"best_epoch": info["best_epoch"], "epochs_run": info["epochs_run"], "calibration": info["calibration"],
-                "shipped_correction_weight": model.config.correction_weight,
                 "history": info["history"], "train_seconds": time.time() - t0}
         (fold_dir / f"{name}.metrics.json").write_text(json.dumps({"train_ids": train_ids, "inner_val_ids": val_ids, "test_ids": [c.id for c in test],
                                                                    **info}, indent=1))
@@ -572,7 +568,6 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
     name = name or f"dockscore-{symmetry}"
     screens: dict[int, dict[str, list[ScreenScores]]] = {}
     placed_screens: dict[int, dict[str, list[ScreenScores]]] = {}
-    shipped_weight: dict[int, float] = {}
     for f, fold in enumerate(folds):
         fold_dir = out_dir / f"fold{f}"
         test = [by_id[i] for i in fold]
@@ -582,7 +577,6 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
         saved = fold_dir / "predictions.json"
         fold_preds, info = _fold_model(complexes, by_id, test, train_ids, val_ids, fold_dir, name, cfg, model_config, negatives, nonbinders,
                                        device, {"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed, "epochs": epochs}, log)
-        shipped_weight[f] = info.get("shipped_correction_weight", 1.0)  # folds run before the recipe set it: 1
         for key, value in fold_preds.items():
             preds[key][f] = value
         if element_contacts:
@@ -621,8 +615,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
                                                    for key in ("complexes", "pushed_poses", "pushed_above_crystal")}
                                            for label in stored["clash_test"]}
         if len(preds["dockscore_fold_prior"]) > 1:  # the nested choice needs another fold to choose on
-            sweep = correction_weight_sweep(preds["dockscore_fold_prior"], preds["dockscore_shipped"], group_of, n_boot=n_boot,
-                                            shipped_weight=shipped_weight)
+            sweep = correction_weight_sweep(preds["dockscore_fold_prior"], preds["dockscore_shipped"], group_of, n_boot=n_boot)
             preds["dockscore_cw_nested"] = sweep.pop("nested_predictions")
             report["correction_weight"] = sweep
             for entry in report["folds"]:
