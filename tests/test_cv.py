@@ -169,9 +169,14 @@ def test_cv_driver_smoke(tmp_path):
     from dockscore.model import ModelConfig
 
     out = tmp_path / "cv"
-    report = run_cv(DATA, out, k=2, epochs=1, limit=20, model_config=ModelConfig(vina_prior=1.0), n_boot=50, log=lambda *a: None,
+    settings = dict(k=2, epochs=1, limit=20, model_config=ModelConfig(vina_prior=1.0), n_boot=50, log=lambda *a: None,
                     train_overrides={"ema_decay": 0.99, "pose_weight": 1.0, "group_weight": 1.0, "torsion_decoys": True,
                                      "enantiomer_weight": 1.0, "nonbinder_weight": 1.0, "clash_negatives": True}, element_contacts=12.0)
+    first = run_cv(DATA, out, folds_to_run=[1], **settings)  # one process's share of the folds
+    assert [f["fold"] for f in first["folds"]] == [1] and not (out / "fold0" / "predictions.json").exists()
+    trained_once = (out / "fold1" / "dockscore-e3.safetensors").stat().st_mtime
+    report = run_cv(DATA, out, **settings)  # the last run: fold 1 is read, fold 0 trained, the table covers both
+    assert (out / "fold1" / "dockscore-e3.safetensors").stat().st_mtime == trained_once
     folds = json.loads((out / "folds.json").read_text())
     tested = [i for f in folds["folds"] for i in f]
     split = json.loads((ROOT / "dockscore" / "models" / "split.json").read_text())
@@ -185,7 +190,8 @@ def test_cv_driver_smoke(tmp_path):
     negatives = torch.load(out / "enantiomer_negatives.pt", weights_only=True)  # placed once for the pool, never the held-out
     assert set(negatives) == set(tested) and any(v is not None for v in negatives.values())
     # screening and the clash test, per fold and pooled, for the model and its baselines
-    assert {"dockscore", "dockscore_shipped", "vina_prior_shipped", "heavy_atoms"} <= set(report["pooled_screening"])
+    assert {"dockscore", "dockscore_shipped", "vina_prior_shipped", "heavy_atoms", "dockscore_contacts"} <= set(report["pooled_screening"])
+    assert report["pooled_clash_test"]["dockscore_contacts"]["complexes"] > 0
     for figures in report["pooled_screening"].values():
         assert 0.0 <= figures["roc_auc"] <= 1.0 and figures["n_actives"] == len(tested)
     assert report["pooled_clash_test"]["dockscore_shipped"]["complexes"] > 0

@@ -47,6 +47,8 @@ def test_options_change_one_setting_each_and_unknown_ones_are_refused():
 
 def test_a_wrong_choice_is_one_line_and_no_traceback(tmp_path):
     for args, said in ((["train", "--recipe", "e4", "--out", str(tmp_path)], "error: --recipe must be e3 or se3, not 'e4'"),
+                       (["train", "--cv-folds", "0", "--out", str(tmp_path)], "error: --cv-folds needs --cv K"),
+                       (["train", "--cv", "5", "--cv-folds", "1,7", "--out", str(tmp_path)], "error: --cv-folds must name folds 0 to 4, not '1,7'"),
                        (["score", "p.pdb", "l.sdf", "--symmetry", "e2"], "error: --symmetry must be e3 or se3, not 'e2'"),
                        (["score", "p.pdb", "l.sdf", "--device", "gpu"], "error: --device must be cpu or cuda[:N], not 'gpu'"),
                        (["enantiomers", "p.pdb", "l.sdf", "--protocol", "mirror"], "error: --protocol must be anchored or symmetric, not 'mirror'")):

@@ -12,6 +12,19 @@ from dockscore.cli.common import console, device_option, fail, symmetry_option
 from dockscore.errors import ConfigError, InputError
 
 
+def fold_list(text: str | None, k: int) -> list[int] | None:
+    """``--cv-folds 0,2,4`` as fold indices, each in 0..k-1 (None: every fold)."""
+    if text is None:
+        return None
+    try:
+        folds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--cv-folds must be fold numbers separated by commas, not {text!r}") from None
+    if not folds or any(not 0 <= f < k for f in folds):
+        raise ConfigError(f"--cv-folds must name folds 0 to {k - 1}, not {text!r}")
+    return folds
+
+
 def train(
     data: Path = typer.Option(Path("../shared/data"), help="Folder with pdbbind/ (and fep/jacs_set/ for the FEP evaluation)."),
     recipe: Optional[str] = typer.Option(None, "--recipe", help="A shipped model's recipe by name (e3, se3; dockscore.training.recipes): its architecture and training settings. Default: the --symmetry's. Every option below that is given changes that one setting."),
@@ -40,6 +53,7 @@ def train(
     name: Optional[str] = typer.Option(None, help="Checkpoint name (default dockscore-SYMMETRY)."),
     cv: int = typer.Option(0, "--cv", min=0, help="K-fold cross-validation over protein groups (UniProt, merged across near-identical pockets) of train + val in dockscore/models/split.json (test and fep_targets held out): one model per fold with this recipe, epochs chosen on an inner validation of the training groups; fold models and the CV table (cv.json, cv.md, cv.csv, with baselines) go to --out. 0 = off."),
     cv_seed: int = typer.Option(0, "--cv-seed", help="Seed of the CV fold assignment."),
+    cv_folds: Optional[str] = typer.Option(None, "--cv-folds", help="With --cv: train only these folds, comma-separated (e.g. 0,2,4; one process per core on the same --out); a last run without it writes the table of all."),
     element_contacts: float = typer.Option(0.0, "--element-contacts", min=0.0, help="Reach in A of the element-contact affinity term fitted after training (ridge on the training residuals; dockscore.training.contacts; 12 = RF-Score's, the one measured; dockscore-se3 fits it on its ensemble); with --cv, also scored as dockscore_contacts. 0 = off."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N complexes of index.csv (smoke runs; applies when parsing, not when reading an existing --cache)."),
 ) -> None:
@@ -63,12 +77,14 @@ def train(
                    "clash_negatives": clash_negatives, "seed": seed, "time_budget_s": time_budget})
         symmetry = model_config.symmetry
         overrides = {k: v for k, v in asdict(train_config).items() if k not in ("symmetry", "epochs", "seed", "time_budget_s")}
+        if cv_folds is not None and not cv:
+            raise ConfigError("--cv-folds needs --cv K")
         if cv:
             from dockscore.training.cv import run_cv
 
             run_cv(data, out, k=cv, cv_seed=cv_seed, symmetry=symmetry, epochs=train_config.epochs, seed=seed, model_config=model_config,
                    train_overrides=overrides, cache=cache, limit=limit, device=device, time_budget_s=time_budget, name=name,
-                   element_contacts=element_contacts or None, log=console.print)
+                   element_contacts=element_contacts or None, folds_to_run=fold_list(cv_folds, cv), log=console.print)
             return
         run_training(data, symmetry, out, epochs=train_config.epochs, seed=seed, log=console.print, device=device, cache=cache, limit=limit,
                      time_budget_s=time_budget, model_config=model_config, name=name, train_overrides=overrides,

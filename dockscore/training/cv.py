@@ -393,7 +393,8 @@ def _screening_lines(report: dict) -> list[str]:
 def _fold_screening(data_root: Path, fold_dir: Path, name: str, test: list, by_id: dict, group_of: dict[str, str], store: Path,
                     seed: int, log=print) -> dict:
     """The fold's screening scores and clash tests (stored in its predictions.json), for the fold
-    model as trained and as shipped, the fold's Vina-typed prior (same soft core and wall) and ligand size."""
+    model as trained and as shipped (and with its element-contact term, when fitted), the fold's
+    Vina-typed prior (same soft core and wall) and ligand size."""
     from dockscore.checkpoint import load_model
     from dockscore.model import DockScoreModel, ModelConfig, learned_correction_off
     from dockscore.training.evaluate import clash_test
@@ -405,7 +406,10 @@ def _fold_screening(data_root: Path, fold_dir: Path, name: str, test: list, by_i
     torch.manual_seed(0)
     prior = with_shipped_inference(DockScoreModel(ModelConfig(symmetry=trained.config.symmetry, vina_prior=1.0)))
     screens, placed_screens, clashes = {}, {}, {}
-    for label, model in (("dockscore", trained), ("dockscore_shipped", shipped), ("vina_prior_shipped", prior)):
+    scorers = [("dockscore", trained), ("dockscore_shipped", shipped), ("vina_prior_shipped", prior)]
+    if (fold_dir / f"{name}-contacts.safetensors").exists():  # the fold model with its fitted element-contact term
+        scorers.append(("dockscore_contacts", load_model(fold_dir / f"{name}-contacts.safetensors")))
+    for label, model in scorers:
         with learned_correction_off(model) if label.startswith("vina") else nullcontext():
             screens[label] = _screens_to_json(screen_scores(model, test, placed, by_id))
             placed_screens[label] = _screens_to_json(screen_scores(model, test, placed, by_id, own))
@@ -519,7 +523,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
            seed: int = 0, model_config=None, train_overrides: dict | None = None, cache: Path | None = None, limit: int | None = None,
            device: str = "cpu", time_budget_s: float | None = None, name: str | None = None, inner_val_frac: float = 0.1,
            split_path: Path = SPLIT_PATH, n_boot: int = 1000, element_contacts: float | None = None, screening: bool = True,
-           log=print) -> dict:
+           folds_to_run: list[int] | None = None, log=print) -> dict:
     """Train one model per fold with the given recipe, score its test fold, and write ``fold<f>/``
     (checkpoint, metrics with the training history, predictions) and the CV table (cv.json, cv.md,
     cv.csv) after every fold; the baselines' table (baselines.*) is written before any training.
@@ -527,7 +531,9 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
     ``element_contacts`` (A): also score each fold model with the element-contact term fitted on
     its training complexes (``dockscore_contacts``; a stored fold gets it from its checkpoint).
     ``screening``: each fold's screening figures and clash test (:func:`screening_figures`; the
-    non-binder placements are stored beside ``cache``, or in ``out_dir``)."""
+    non-binder placements are stored beside ``cache``, or in ``out_dir``). ``folds_to_run``: train
+    only these folds (others are read when stored, skipped when not), so one process per core can
+    share the folds; a last run without it writes the table of all."""
     from dockscore.model import ModelConfig
     from dockscore.training.loop import TrainConfig
     from dockscore.training.data import load_training_complexes
@@ -575,6 +581,8 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
         train_ids, val_ids = inner_validation([c.id for c in pool if group_of[c.id] not in test_groups], group_of, inner_val_frac,
                                               cv_seed * 1000 + f)
         saved = fold_dir / "predictions.json"
+        if folds_to_run is not None and f not in folds_to_run and not saved.exists():
+            continue
         fold_preds, info = _fold_model(complexes, by_id, test, train_ids, val_ids, fold_dir, name, cfg, model_config, negatives, nonbinders,
                                        device, {"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed, "epochs": epochs}, log)
         for key, value in fold_preds.items():
@@ -583,12 +591,13 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
             stored = json.loads(saved.read_text())
             key = f"dockscore_contacts_{element_contacts:g}"
             if key not in stored:
-                from dockscore.checkpoint import load_model
+                from dockscore.checkpoint import load_model, save_model
                 from dockscore.training.contacts import fit_element_contacts
 
                 model = with_shipped_inference(load_model(fold_dir / f"{name}.safetensors"))
                 fit_ids = train_ids + val_ids
                 contact_fit = fit_element_contacts(model, [by_id[i] for i in fit_ids], [group_of[i] for i in fit_ids], element_contacts, log=log)
+                save_model(model, fold_dir / f"{name}-contacts.safetensors", extra={"cv_fold": f, "element_contacts": element_contacts})
                 stored[key] = _pred_to_json(model_predictions(model, test))
                 stored[key + "_fit"] = contact_fit.to_dict()
                 saved.write_text(json.dumps(stored))
