@@ -204,3 +204,18 @@ def test_cv_driver_smoke(tmp_path):
     assert {p for p, _ in own} == set(tested)  # each test ligand also placed in its own pocket
     assert others and all(p in fold_of and j in fold_of for p, j in others)
     assert all(folds["group_of"][p] != folds["group_of"][j] for p, j in others)  # non-binders: other protein groups only
+
+
+def test_a_shared_fold_counts_as_done_only_when_complete(tmp_path):
+    """With --cv-folds, a process reads another's fold only once it is trained, contact-fitted and
+    screened; a file being written or half done is left to the last run."""
+    from dockscore.training.cv import _fold_complete
+
+    saved = tmp_path / "predictions.json"
+    assert not _fold_complete(saved, 12.0, True)
+    saved.write_text('{"dockscore": [')  # being written
+    assert not _fold_complete(saved, 12.0, True)
+    saved.write_text(json.dumps({"dockscore": []}))
+    assert _fold_complete(saved, None, False) and not _fold_complete(saved, 12.0, False) and not _fold_complete(saved, None, True)
+    saved.write_text(json.dumps({"dockscore": [], "dockscore_contacts_12": [], "screening": {}, "screening_placed": {}}))
+    assert _fold_complete(saved, 12.0, True)

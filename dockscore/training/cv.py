@@ -519,6 +519,16 @@ def _fold_model(complexes: list, by_id: dict, test: list, train_ids: list[str], 
     return preds, info
 
 
+def _fold_complete(saved: Path, element_contacts: float | None, screening: bool) -> bool:
+    """Whether a fold's predictions.json holds everything the table reads (trained, contact-fitted, screened)."""
+    try:
+        stored = json.loads(saved.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):  # not written yet, or being written
+        return False
+    return ((not element_contacts or f"dockscore_contacts_{element_contacts:g}" in stored)
+            and (not screening or ("screening" in stored and "screening_placed" in stored)))
+
+
 def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int = 0, symmetry: str = "e3", epochs: int = 16,
            seed: int = 0, model_config=None, train_overrides: dict | None = None, cache: Path | None = None, limit: int | None = None,
            device: str = "cpu", time_budget_s: float | None = None, name: str | None = None, inner_val_frac: float = 0.1,
@@ -532,8 +542,8 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
     its training complexes (``dockscore_contacts``; a stored fold gets it from its checkpoint).
     ``screening``: each fold's screening figures and clash test (:func:`screening_figures`; the
     non-binder placements are stored beside ``cache``, or in ``out_dir``). ``folds_to_run``: train
-    only these folds (others are read when stored, skipped when not), so one process per core can
-    share the folds; a last run without it writes the table of all."""
+    only these folds (the others are read once complete, skipped until then), so one process per
+    core can share the folds; a last run without it writes the table of all."""
     from dockscore.model import ModelConfig
     from dockscore.training.loop import TrainConfig
     from dockscore.training.data import load_training_complexes
@@ -581,8 +591,8 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
         train_ids, val_ids = inner_validation([c.id for c in pool if group_of[c.id] not in test_groups], group_of, inner_val_frac,
                                               cv_seed * 1000 + f)
         saved = fold_dir / "predictions.json"
-        if folds_to_run is not None and f not in folds_to_run and not saved.exists():
-            continue
+        if folds_to_run is not None and f not in folds_to_run and not _fold_complete(saved, element_contacts, screening):
+            continue  # another process's fold, not finished: the last run reads it
         fold_preds, info = _fold_model(complexes, by_id, test, train_ids, val_ids, fold_dir, name, cfg, model_config, negatives, nonbinders,
                                        device, {"seed": seed, "cv_fold": f, "cv_k": k, "cv_seed": cv_seed, "epochs": epochs}, log)
         for key, value in fold_preds.items():
