@@ -407,8 +407,8 @@ def _fold_screening(data_root: Path, fold_dir: Path, name: str, test: list, by_i
     prior = with_shipped_inference(DockScoreModel(ModelConfig(symmetry=trained.config.symmetry, vina_prior=1.0)))
     screens, placed_screens, clashes = {}, {}, {}
     scorers = [("dockscore", trained), ("dockscore_shipped", shipped), ("vina_prior_shipped", prior)]
-    if (fold_dir / f"{name}-contacts.safetensors").exists():  # the fold model with its fitted element-contact term
-        scorers.append(("dockscore_contacts", load_model(fold_dir / f"{name}-contacts.safetensors")))
+    if _contacts_checkpoint(fold_dir, name).exists():  # the fold model with its fitted element-contact term
+        scorers.append(("dockscore_contacts", load_model(_contacts_checkpoint(fold_dir, name))))
     for label, model in scorers:
         with learned_correction_off(model) if label.startswith("vina") else nullcontext():
             screens[label] = _screens_to_json(screen_scores(model, test, placed, by_id))
@@ -519,13 +519,23 @@ def _fold_model(complexes: list, by_id: dict, test: list, train_ids: list[str], 
     return preds, info
 
 
+def _contacts_checkpoint(fold_dir: Path, name: str) -> Path:
+    """Where a fold keeps its model with the fitted element-contact term (screened beside the others)."""
+    return fold_dir / f"{name}-contacts.safetensors"
+
+
+def _contacts_key(element_contacts: float) -> str:
+    """The predictions.json key of a fold model scored with its fitted element-contact term."""
+    return f"dockscore_contacts_{element_contacts:g}"
+
+
 def _fold_complete(saved: Path, element_contacts: float | None, screening: bool) -> bool:
     """Whether a fold's predictions.json holds everything the table reads (trained, contact-fitted, screened)."""
     try:
         stored = json.loads(saved.read_text())
     except (FileNotFoundError, json.JSONDecodeError):  # not written yet, or being written
         return False
-    return ((not element_contacts or f"dockscore_contacts_{element_contacts:g}" in stored)
+    return ((not element_contacts or _contacts_key(element_contacts) in stored)
             and (not screening or ("screening" in stored and "screening_placed" in stored)))
 
 
@@ -599,7 +609,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
             preds[key][f] = value
         if element_contacts:
             stored = json.loads(saved.read_text())
-            key = f"dockscore_contacts_{element_contacts:g}"
+            key = _contacts_key(element_contacts)
             if key not in stored:
                 from dockscore.checkpoint import load_model, save_model
                 from dockscore.training.contacts import fit_element_contacts
@@ -607,7 +617,7 @@ def run_cv(data_root: str | Path, out_dir: str | Path, k: int = 5, cv_seed: int 
                 model = with_shipped_inference(load_model(fold_dir / f"{name}.safetensors"))
                 fit_ids = train_ids + val_ids
                 contact_fit = fit_element_contacts(model, [by_id[i] for i in fit_ids], [group_of[i] for i in fit_ids], element_contacts, log=log)
-                save_model(model, fold_dir / f"{name}-contacts.safetensors", extra={"cv_fold": f, "element_contacts": element_contacts})
+                save_model(model, _contacts_checkpoint(fold_dir, name), extra={"cv_fold": f, "element_contacts": element_contacts})
                 stored[key] = _pred_to_json(model_predictions(model, test))
                 stored[key + "_fit"] = contact_fit.to_dict()
                 saved.write_text(json.dumps(stored))
