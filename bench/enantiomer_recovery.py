@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--ids", nargs="+", default=None, help="only these complexes (e.g. the ones a fix touched)")
     parser.add_argument("--vina", action="store_true")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=None, help="this checkpoint instead of the shipped one (one --symmetry; e.g. a fixed term set by bench/set_fixed_terms.py)")
     parser.add_argument("--jobs", type=int, default=1, help="one process per mode (1 thread each)")
     parser.add_argument("--cv", type=Path, default=None, metavar="RUN_DIR",
                         help="cross-validated recovery of a recipe: training-split ligands, each by its own fold model")
@@ -119,7 +120,7 @@ def evaluate_mode(symmetry: str, ids, args) -> dict:
         record = next(iter_ligands(folder / "ligand.sdf"))
         if not record.ok or perceive(record.mol).kind() != "chiral":
             continue
-        scorer = Scorer(folder / "protein.pdb", model=fold_model(args.cv, name, symmetry, fold_models) if args.cv else None, symmetry=symmetry)
+        scorer = Scorer(folder / "protein.pdb", model=fold_model(args.cv, name, symmetry, fold_models) if args.cv else args.model, symmetry=symmetry)
         compare_stereoisomers(scorer, record, starts=1, steps=1, coarse_steps=1)  # first-call costs are start-up
         peer = None
         if args.vina:  # receptor and maps once per complex: a 10 A padded box around the crystal ligand holds both hands

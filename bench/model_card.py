@@ -255,7 +255,7 @@ def render_card(name: str, metrics: Path, out: Path, comparison_path: Path | Non
               f"{report.get('epochs_run', tcfg['epochs'])} by validation {selection}.",
               f"- Command: `{command}`"]
     if cfg.get("overlap_wall"):
-        lines += [f"- Fixed overlap wall (`dockscore.overlap`, set after training: `bench/add_overlap_wall.py`): {cfg['overlap_wall']:g} pK "
+        lines += [f"- Fixed overlap wall (`dockscore.overlap`, set after training: `bench/set_fixed_terms.py`): {cfg['overlap_wall']:g} pK "
                   "per Å of a pose's summed heavy-atom overlap with the protein beyond 1.5 Å (each pair counted past 1.2 Å inside "
                   "van der Waals contact), added after the pK calibration."]
     if _source(sources, "recipe.md"):

@@ -6,8 +6,9 @@
 #      with a 1 pK mirror margin (an SE(3) epoch costs twice an E(3) one; about 9 min each alone);
 #   3. average each recipe's seeds into its shipped ensemble, with the prior's soft core (0.7 A) and the
 #      pose score's prior weight (w = 2) applied at inference, and evaluate it (bench/make_ensemble.py);
-#   4. SE(3) only: fit the element-contact term on train + val (bench/add_element_contacts.py), then set the
-#      overlap wall (bench/add_overlap_wall.py, 2 pK per A beyond 1.5 A of summed overlap; dockscore.overlap);
+#   4. SE(3) only: fit the element-contact term on train + val (bench/add_element_contacts.py); then each
+#      recipe's fixed terms (bench/set_fixed_terms.py; dockscore.overlap): E(3) the learned correction faded
+#      over 1 A of summed overlap, SE(3) the overlap wall (2 pK per A beyond 1.5 A of summed overlap);
 #   5. then bench/compare_vina.py, bench/enantiomer_recovery.py and bench/model_card.py (see the cards).
 # Usage: bench/train_shipped.sh [RUNS_DIR]
 set -euo pipefail
@@ -27,4 +28,5 @@ for sym in e3 se3; do
     --metrics "$runs"/$sym-s{0,1,2}/dockscore-$sym.metrics.json --recipe $sym
 done
 python bench/add_element_contacts.py "$runs/dockscore-se3.safetensors" "$runs/dockscore-se3-contacts.safetensors"
-python bench/add_overlap_wall.py "$runs/dockscore-se3-contacts.safetensors" "$runs/dockscore-se3-wall.safetensors" --recipe se3
+python bench/set_fixed_terms.py "$runs/dockscore-e3.safetensors" "$runs/dockscore-e3-fade.safetensors" --recipe e3
+python bench/set_fixed_terms.py "$runs/dockscore-se3-contacts.safetensors" "$runs/dockscore-se3-wall.safetensors" --recipe se3

@@ -52,6 +52,17 @@ def overlap_wall(overlap: torch.Tensor, weight: float, pair_graph: torch.Tensor,
     return -weight * excess * share.index_select(0, pair_graph)
 
 
+def correction_share(overlap: torch.Tensor, fade: float, floor: float) -> torch.Tensor:
+    """Per pose, the share of the learned correction it keeps: 1 with no pair past the onset,
+    falling linearly to ``floor`` at ``fade`` A of summed overlap past it (``overlap``: the
+    :func:`pose_contacts` column), ``floor`` beyond.
+
+    The correction was fitted on crystal poses (94 % have no pair past the onset); on a pose
+    inside the protein it extrapolates, and it extrapolates upward, since its contact shapes
+    saturate at full reward. Fading it there leaves every pose without overlap as it was."""
+    return 1.0 - (1.0 - floor) * torch.clamp(overlap / fade, 0.0, 1.0)
+
+
 def pose_contacts(d: torch.Tensor, overlap: torch.Tensor, pair_graph: torch.Tensor, num_graphs: int) -> dict[str, torch.Tensor]:
     """Per pose: ``closest_contact`` (A, the shortest ligand–protein heavy-atom distance among the
     scored pairs), ``clashes`` (pairs overlapping past :data:`OVERLAP_ONSET`) and ``overlap`` (A,

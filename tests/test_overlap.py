@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from dockscore import Scorer, iter_ligands
 from dockscore.cli import app
 from dockscore.definitions import OVERLAP_ALLOWANCE, OVERLAP_ONSET
-from dockscore.overlap import PUSH_DIRECTIONS, overlap_wall, pair_overlap, pose_contacts, pushed_into_protein
+from dockscore.overlap import PUSH_DIRECTIONS, correction_share, overlap_wall, pair_overlap, pose_contacts, pushed_into_protein
 from dockscore.store import PoseRow, ResultStore
 
 from .conftest import LIGAND_1S3V, LIGANDS_1IA1, PROTEIN_1IA1, PROTEIN_1S3V
@@ -147,6 +147,42 @@ def test_the_wall_moves_only_poses_that_clash(scorers, crystal_1s3v):
     expected = float(overlap_wall(overlap, weight, torch.zeros(overlap.shape[0], dtype=torch.long), 1).sum())
     assert on[1].score - off[1].score == pytest.approx(expected, abs=1e-3)
     assert on[1].terms["hard_clash"] - off[1].terms["hard_clash"] == pytest.approx(expected, abs=1e-3)
+
+
+def test_the_correction_fades_linearly_with_overlap_to_its_floor():
+    overlap = torch.tensor([0.0, 0.25, 0.5, 1.0, 3.0])
+    assert correction_share(overlap, 1.0, 0.0).tolist() == pytest.approx([1.0, 0.75, 0.5, 0.0, 0.0])
+    assert correction_share(overlap, 0.5, 0.25).tolist() == pytest.approx([1.0, 0.625, 0.25, 0.25, 0.25])
+
+
+@pytest.mark.parametrize("fade, floor", [(1.0, 0.0), (0.5, 0.25)])
+def test_the_faded_correction_leaves_poses_without_overlap_and_scales_the_rest(scorers, crystal_1s3v, fade, floor):
+    """Per pose the score is linear in the learned correction's share (prior + share x correction),
+    so the fade equals the weight blend at that pose's share; a pose with no pair past the onset
+    keeps all of it, in its score, pose score, terms and per-atom contributions alike."""
+    model = scorers["e3"].model
+    config = model.config
+    poses = [crystal_1s3v, moved(crystal_1s3v, np.array([0.0, -1.0, 0.0])), moved(crystal_1s3v, np.array([0.0, -2.5, 0.0]))]
+    try:
+        by_weight = {}
+        for weight in (0.0, 1.0):
+            model.set_correction_weight(weight)
+            by_weight[weight] = scorers["e3"].score_mols(poses)
+        model.set_correction_weight(config.correction_weight)
+        model.set_correction_fade(fade, floor)
+        faded = scorers["e3"].score_mols(poses)
+    finally:
+        model.set_correction_weight(config.correction_weight)
+        model.set_correction_fade(config.correction_fade, config.correction_floor)
+    assert faded[0].overlap == 0 and faded[2].overlap > fade
+    for k, pose in enumerate(faded):
+        share = float(correction_share(torch.tensor([pose.overlap]), fade, floor))
+        off, on = by_weight[0.0][k], by_weight[1.0][k]
+        assert pose.score == pytest.approx(off.score + share * (on.score - off.score), abs=1e-4)
+        assert pose.pose_score == pytest.approx(off.pose_score + share * (on.pose_score - off.pose_score), abs=1e-4)
+        assert sum(pose.atom_contrib) == pytest.approx(off.score - model.offset + share * (on.score - off.score), abs=1e-3)
+    assert faded[0].score == pytest.approx(by_weight[1.0][0].score, abs=1e-5)
+    assert faded[2].score == pytest.approx(by_weight[0.0][2].score + floor * (by_weight[1.0][2].score - by_weight[0.0][2].score), abs=1e-4)
 
 
 def _row(index: int, compound: str, score: float, overlap: float) -> PoseRow:

@@ -20,6 +20,8 @@ class Inference:
     pose_prior_weight: float = 2.0  # w of the pose score (dockscore.definitions.POSE_SCORE_MEANING)
     overlap_wall: float = 0.0  # pK per A of summed overlap beyond the allowance (dockscore.overlap)
     element_contacts: float | None = None  # A: the element-contact term's reach, fitted on train + val after training
+    correction_fade: float = 0.0  # A of summed overlap over which the learned correction fades (dockscore.overlap.correction_share)
+    correction_floor: float = 1.0  # the share of it a pose keeps past that
 
 
 @dataclass(frozen=True)
@@ -68,4 +70,5 @@ def with_inference(model, inference: Inference):
     model.set_prior_overlap_cap(inference.prior_overlap_cap)
     model.set_pose_prior_weight(inference.pose_prior_weight)
     model.set_overlap_wall(inference.overlap_wall)
+    model.set_correction_fade(inference.correction_fade, inference.correction_floor)
     return model
