@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from dockscore.errors import InputError
-from dockscore.evaluation.metrics import pearson, spearman
+from dockscore.evaluation.metrics import enrichment_factor, pearson, roc_auc, spearman
 from dockscore.scoring import Scorer
 
 ACTIVITY_UNITS = ("pK", "kcal/mol", "kJ/mol", "M", "uM", "nM")
@@ -108,31 +108,6 @@ def _pearson(pairs: list[tuple[float, float]]) -> float:
 
 def _spearman(pairs: list[tuple[float, float]]) -> float:
     return spearman(*zip(*pairs)) if len(pairs) >= 3 else float("nan")
-
-
-def _auc(pos: list[float], neg: list[float]) -> float:
-    from scipy.stats import mannwhitneyu
-
-    if not pos or not neg:
-        return float("nan")
-    return float(mannwhitneyu(pos, neg).statistic / (len(pos) * len(neg)))
-
-
-def _ef(pos: list[float], neg: list[float], fraction: float = 0.01) -> float:
-    if not pos or not neg:
-        return float("nan")
-    scores = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg], key=lambda t: -t[0])
-    n_top = max(1, int(round(fraction * len(scores))))
-    hits = sum(label for _, label in scores[:n_top])
-    return float((hits / n_top) / (len(pos) / len(scores)))
-
-
-# Public screening metrics. Conventions shared by all four functions:
-# * a higher score ranks a ligand better (negate energies such as Vina's kcal/mol first);
-# * a missing score (None or NaN) counts as the worst possible score (-inf): a tool that fails on a
-#   ligand puts it at the bottom of its list, so failures are never dropped in a tool's favour;
-# * ties are broken by expectation over every order of the tied ligands (a uniform random
-#   tie-break, averaged exactly), so the result never depends on file order and is deterministic.
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -227,7 +202,9 @@ def docking_power(ok: list[dict], n_boot: int = 1000) -> dict:
 
 
 def screening_power(ok: list[dict]) -> dict:
-    """EF1 % and ROC AUC of actives against inactives within each group (best pose per ligand), averaged over groups."""
+    """EF1 % and ROC AUC of actives against inactives within each group (best pose per ligand), averaged over groups
+    (dockscore.evaluation.metrics: ties by expectation, so a tool that ties many ligands, like the
+    heavy-atom count, gets no credit from file order)."""
     screen = defaultdict(lambda: {"actives": {}, "inactives": {}})
     for p in ok:
         if p["kind"] in ("actives", "inactives"):
@@ -238,8 +215,8 @@ def screening_power(ok: list[dict]) -> dict:
     for g, d in screen.items():
         pos, neg = list(d["actives"].values()), list(d["inactives"].values())
         if pos and neg:
-            efs.append(_ef(pos, neg))
-            aucs.append(_auc(pos, neg))
+            efs.append(enrichment_factor(pos, neg, 0.01))
+            aucs.append(roc_auc(pos, neg))
     if not efs:
         return {}
     return {"ef1": _mean(efs), "roc_auc": _mean(aucs), "n_groups": len(efs), "per_group_ef1": efs, "per_group_auc": aucs}
