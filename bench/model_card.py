@@ -66,11 +66,16 @@ DOCKING_READS = (
     ("docked by AutoDock4, fresh read", ("comparison_ad4_fresh.json",), "pdbbind-ad4", "docking_ad4",
      {"comparison_ad4_fresh.json": {"dockscore-e3": ("dockscore-e3-score", "dockscore-e3")}}),
 )
-# The compare_vina.py run of each model's metrics table, where it is not comparison.json: dockscore-se3
-# was replaced after that run (2026-12-03), and the docking reads above are of the checkpoint before.
-COMPARISON_OF = {"dockscore-se3": "comparison_se3.json"}
-# The pose score of the 47-complex row (comparison.json predates it being shipped)
-POSE_47 = ("comparison_pose_model.json", {"dockscore-e3": "dockscore-e3-pose-w2"})
+# The compare_vina.py run of each model's metrics table, where it is not comparison.json: each model
+# was replaced after that run (dockscore-se3 2026-12-03, dockscore-e3 2026-12-06: the learned
+# correction's fade), and the docking reads above are of the checkpoints before.
+COMPARISON_OF = {"dockscore-se3": "comparison_se3.json", "dockscore-e3": "comparison_e3.json"}
+# The 47-complex docking row, per comparison run and model: (the tool that chooses poses by the
+# affinity score in that run, the run holding the pose score's choice, its tool). comparison.json
+# predates the pose score being shipped; comparison_e3.json's model chooses poses by it, and its
+# affinity score's choice is the same weights at w = 1.
+POSE_47 = {"comparison.json": {"dockscore-e3": ("dockscore-e3", "comparison_pose_model.json", "dockscore-e3-pose-w2")},
+           "comparison_e3.json": {"dockscore-e3": ("dockscore-e3-score", "comparison_e3.json", "dockscore-e3")}}
 
 
 def _f(x, digits: int = 2) -> str:
@@ -103,8 +108,8 @@ def metrics_table(name: str, comparison_path: Path) -> str:
     this / only Vina is right)."""
     comparison = json.loads(Path(comparison_path).read_text())
     results = Path(comparison_path).parent
-    pose_file, pose_tools = POSE_47
-    pose_run = json.loads((results / pose_file).read_text()) if name in pose_tools and (results / pose_file).exists() else None
+    score_47, pose_file, pose_tool = POSE_47.get(Path(comparison_path).name, {}).get(name, (name, None, None))
+    pose_run = json.loads((results / pose_file).read_text()) if pose_file and (results / pose_file).exists() else None
     has_pose = pose_run is not None
     cols = ["this model"] + (["pose score"] if has_pose else []) + ["heavy atoms", "ligand-only ridge", "Vina score-only", "Vina local-opt"]
     lines = ["| metric | held-out data | " + " | ".join(cols) + " | score − Vina |", "|" + "---|" * (len(cols) + 3)]
@@ -118,10 +123,10 @@ def metrics_table(name: str, comparison_path: Path) -> str:
         lines.append(f"| {what} | {data} | " + " | ".join(cells) + f" | {paired} |")
 
     for what, data, set_name, key, ci_key, paired_key in POWERS:
-        pose = "—"
+        pose, tool = "—", name
         if key == "docking_excl" and has_pose:
-            pose = _f(pose_run["pdbbind-heldout"][pose_tools[name]][key])
-        row(what, data, comparison, set_name, key, ci_key, name, pose, _paired(comparison, name, paired_key))
+            pose, tool = _f(pose_run["pdbbind-heldout"][pose_tool][key]), score_47
+        row(what, data, comparison, set_name, key, ci_key, tool, pose, _paired(comparison, tool, paired_key))
     for data, files, set_name, paired_key, tools in DOCKING_READS:
         for file in files:
             run = json.loads((results / file).read_text()) if (results / file).exists() else {}

@@ -41,14 +41,9 @@ def complexes():
             for name, (protein, ligand) in COMPLEXES.items()}
 
 
-# dockscore-e3's learned correction pays for contact: a ligand pushed 1 A into its protein scores
-# above its crystal pose in 49 of 68 test complexes, and neither the wall (which must spare
-# crystal and modelled poses) nor two clash fine-tunes met the rule for shipping (docs/history.md,
-# "Physical validity"), nor a soft core kept to one flexible side chain (test R 0.80 -> 0.76), nor
-# the learned correction faded with overlap (JACS 0.51 -> 0.38: CDK2's modelled poses overlap).
-# Until one meets its rule its tests are known failures, and strict: the day they pass, the mark must go.
-E3_REWARDS_OVERLAP = pytest.mark.xfail(strict=True, reason="dockscore-e3 rewards poses pushed into the protein (issue 26)")
-SYMMETRIES = [pytest.param("e3", marks=E3_REWARDS_OVERLAP), "se3"]
+# Both shipped models: dockscore-se3 by its overlap wall, dockscore-e3 by its learned correction
+# fading to nothing over 1 A of summed overlap (it failed these tests before the fade; issue 26).
+SYMMETRIES = ["e3", "se3"]
 
 
 @pytest.mark.parametrize("symmetry", SYMMETRIES)
@@ -79,8 +74,7 @@ def test_pushing_a_ligand_into_its_protein_never_raises_its_score(complexes, nam
 @pytest.mark.parametrize("name", sorted(COMPLEXES))
 def test_poses_pushed_into_the_protein_score_below_the_crystal_pose(complexes, name, symmetry):
     """The clash test of bench/screening.py on the bundled complexes: every move of 1-2 A that puts
-    an atom within 1.5 A of the protein and 3 within 2.2 A scores below the crystal pose (e3 too
-    here; it fails on 49 of 68 test complexes)."""
+    an atom within 1.5 A of the protein and 3 within 2.2 A scores below the crystal pose."""
     mol, scorers = complexes[name]
     scorer = scorers[symmetry]
     heavy = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
@@ -164,6 +158,7 @@ def test_the_faded_correction_leaves_poses_without_overlap_and_scales_the_rest(s
     config = model.config
     poses = [crystal_1s3v, moved(crystal_1s3v, np.array([0.0, -1.0, 0.0])), moved(crystal_1s3v, np.array([0.0, -2.5, 0.0]))]
     try:
+        model.set_correction_fade(0.0, 1.0)  # the blend's two ends: no fade
         by_weight = {}
         for weight in (0.0, 1.0):
             model.set_correction_weight(weight)

@@ -31,8 +31,10 @@ def test_the_recipe_is_what_the_shipped_model_was_made_with(name):
         {k: v for k, v in recorded.items() if k not in NOT_RECIPE and k in architecture}
     shipped = load_model(MODELS_DIR / f"{recipe.name}.safetensors").config
     inference = recipe.inference
-    assert (shipped.prior_overlap_cap, shipped.pose_prior_weight, shipped.overlap_wall, shipped.element_contact_cutoff) == \
-        (inference.prior_overlap_cap, inference.pose_prior_weight, inference.overlap_wall, inference.element_contacts)
+    assert (shipped.prior_overlap_cap, shipped.pose_prior_weight, shipped.overlap_wall, shipped.element_contact_cutoff,
+            shipped.correction_fade, shipped.correction_floor) == \
+        (inference.prior_overlap_cap, inference.pose_prior_weight, inference.overlap_wall, inference.element_contacts,
+         inference.correction_fade, inference.correction_floor)
     assert [m["seed"] for m in report["members"]] == list(recipe.seeds)
 
 

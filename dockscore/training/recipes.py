@@ -37,7 +37,8 @@ _TRAINING = dict(lr=1e-3, ema_decay=0.99, pose_weight=1.0, group_weight=1.0, tor
 
 RECIPES = {
     "e3": Recipe("dockscore-e3", ModelConfig(symmetry="e3", vina_prior=1.0),
-                 TrainConfig(symmetry="e3", epochs=16, mirror_weight=0.5, **_TRAINING)),
+                 TrainConfig(symmetry="e3", epochs=16, mirror_weight=0.5, **_TRAINING),
+                 Inference(correction_fade=1.0, correction_floor=0.0)),
     "se3": Recipe("dockscore-se3", ModelConfig(symmetry="se3", vina_prior=1.0),
                   TrainConfig(symmetry="se3", epochs=8, mirror_weight=1.0, **_TRAINING),
                   Inference(overlap_wall=2.0, element_contacts=12.0)),
