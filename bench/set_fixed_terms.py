@@ -9,8 +9,8 @@ and the learned correction's fade with a pose's overlap (dockscore.overlap.corre
 IN's held-out parts (test, fep_targets: scoring R, within-protein rho, docking top-1 on the smina
 decoys; the JACS FEP series) and the clash test on the test split, before and after; writes OUT
 (IN's tensors and metadata, the config's terms set) and OUT's metrics JSON (IN's report with the
-new metrics, the old ones under ``metrics_before_fixed_terms``, the clash tests under
-``clash_test``). IN is never written. ``--offline`` reads the validation split and the training
+new metrics of every part and of each member, the old ones under ``metrics_before_fixed_terms``,
+the clash tests under ``clash_test``). IN is never written. ``--offline`` reads the validation split and the training
 clash test instead, for a rule to be fixed before any held-out read.
 """
 
@@ -100,6 +100,14 @@ def main() -> None:
           f"{clash_before['median_margin_pK']:.2f} -> {clash_after['median_margin_pK']:.2f} pK")
     if args.offline:
         return
+    # the rest of the report under the new terms too (nothing is chosen on these): the selection and
+    # training parts, and each member's held-out figures (the card's seed line)
+    for part in ("val", "train"):
+        before[part] = report.get("metrics", {}).get(part)
+        after[part] = evaluate(model, [by_id[i] for i in split[part] if i in by_id])
+    for entry, member in zip(report.get("members", []), getattr(model, "members", [])):
+        entry["metrics"] = {**{part: evaluate(member, [by_id[i] for i in split[part] if i in by_id]) for part in ("test", "fep_targets")},
+                            "fep_series": evaluate_fep(member, args.data / "fep" / "jacs_set")}
     save_model(model, args.out, extra={**checkpoint_extra(args.model), **after_terms})
     report.update({"model_config": model.config.to_dict(), "metrics_before_fixed_terms": before,
                    "metrics": {**report.get("metrics", {}), **after},

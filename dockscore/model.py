@@ -264,7 +264,8 @@ PRIOR_OVERLAP_CAP = 0.7
 # with the pose's summed overlap past the onset (dockscore.overlap.correction_share), it leaves
 # every pose without such a pair as it was and hands poses inside the protein to the prior. The
 # fade (1 A to nothing) was chosen by the protein-grouped CV over the whole table
-# (bench/cv_correction_fade.py): no fold fails the clash test, then the highest pooled R.
+# (bench/cv_correction_fade.py, bench/results/cv_correction_fade.md): no fold fails the clash
+# test, then the highest pooled R. dockscore-e3 carries it (docs/history.md, "Physical validity").
 
 # POSE_SCORE_NOTE. On docked decoys the prior alone picks a near-native pose about as often as
 # Vina does, and the learned correction, fitted mostly to affinity, moves the top pose as often

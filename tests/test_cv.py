@@ -165,7 +165,7 @@ def test_the_correction_weight_sweep_blends_linearly_and_chooses_on_other_folds(
 @pytest.mark.skipif(not (DATA / "pdbbind" / "index.csv").exists(), reason="needs ../shared/data/pdbbind")
 def test_cv_driver_smoke(tmp_path):
     """What `dockscore train --cv 2 --epochs 1 --limit 20` runs (fewer bootstrap draws: speed)."""
-    from dockscore.training.cv import run_cv
+    from dockscore.training.cv import _contacts_key, run_cv
     from dockscore.model import ModelConfig
 
     out = tmp_path / "cv"
@@ -204,6 +204,21 @@ def test_cv_driver_smoke(tmp_path):
     assert {p for p, _ in own} == set(tested)  # each test ligand also placed in its own pocket
     assert others and all(p in fold_of and j in fold_of for p, j in others)
     assert all(folds["group_of"][p] != folds["group_of"][j] for p, j in others)  # non-binders: other protein groups only
+    # a fold scored under other shipped inference terms (the recipe changed since) is scored again on
+    # resume, not mixed with folds scored under the new ones
+    from dockscore.training.cv import shipped_terms
+
+    saved = out / "fold1" / "predictions.json"
+    stored = json.loads(saved.read_text())
+    assert stored["shipped_inference"] == shipped_terms("e3")
+    shipped_before = stored["dockscore_shipped"]
+    stored.update(shipped_inference={**stored["shipped_inference"], "correction_fade": 0.0}, dockscore_shipped=stored["dockscore"])
+    stored["screening"]["dockscore_shipped"] = []
+    saved.write_text(json.dumps(stored))
+    run_cv(DATA, out, **settings)
+    again = json.loads(saved.read_text())
+    assert again["shipped_inference"] == shipped_terms("e3") and again["dockscore_shipped"] == shipped_before
+    assert again["screening"]["dockscore_shipped"] and _contacts_key(12.0) in again
 
 
 def test_a_shared_fold_counts_as_done_only_when_complete(tmp_path):

@@ -35,9 +35,19 @@ SPLIT_PATH = MODELS_DIR / "split.json"
 
 def with_shipped_inference(model):
     """The model with its symmetry's recipe's inference terms (dockscore.training.recipes: the prior's
-    soft core, the pose score's w and the overlap wall; fixed terms only, no parameter moves): fold
-    models are scored "as trained" and "as shipped"."""
+    soft core, the pose score's w, the overlap wall and the learned correction's fade; fixed terms
+    only, no parameter moves): fold models are scored "as trained" and "as shipped"."""
     return with_inference(model, recipe(model.config.symmetry).inference)
+
+
+def shipped_terms(symmetry: str) -> dict:
+    """The recipe's inference terms as stored beside a fold's predictions: a fold scored under other
+    terms (the recipe changed since) is scored again when a run resumes, not mixed with new folds."""
+    return asdict(recipe(symmetry).inference)
+
+
+# What a fold stores that depends on the shipped inference terms (scored again when they change).
+SHIPPED_KEYS = ("dockscore_shipped", "dockscore_fold_prior", "screening", "screening_placed", "clash_test")
 
 
 
@@ -494,6 +504,16 @@ def _fold_model(complexes: list, by_id: dict, test: list, train_ids: list[str], 
         preds["dockscore_shipped"] = _pred_from_json(stored["dockscore_shipped"])
         info = stored["info"]
         log(f"fold {f}: read {saved}")
+        terms = shipped_terms(model_config.symmetry)
+        if stored.get("shipped_inference") != terms:  # scored under other fixed terms: score "as shipped" again
+            log(f"fold {f}: shipped inference terms changed ({stored.get('shipped_inference')} -> {terms}); scoring it again")
+            for key in [*SHIPPED_KEYS, *(k for k in stored if k.startswith("dockscore_contacts_"))]:
+                stored.pop(key, None)
+            shipped = with_shipped_inference(load_model(fold_dir / f"{name}.safetensors"))
+            stored.update(dockscore_shipped=_pred_to_json(model_predictions(shipped, test)), shipped_inference=terms,
+                          dockscore_fold_prior=_pred_to_json(fold_prior_part(shipped, test)))
+            saved.write_text(json.dumps(stored))
+            preds["dockscore_shipped"] = _pred_from_json(stored["dockscore_shipped"])
         if "dockscore_fold_prior" not in stored:  # a fold run before the correction-weight sweep existed
             stored["dockscore_fold_prior"] = _pred_to_json(fold_prior_part(load_model(fold_dir / f"{name}.safetensors"), test))
             saved.write_text(json.dumps(stored))
@@ -515,6 +535,7 @@ def _fold_model(complexes: list, by_id: dict, test: list, train_ids: list[str], 
                                                                    **info}, indent=1))
         saved.write_text(json.dumps({"dockscore": _pred_to_json(preds["dockscore"]),
                                      "dockscore_shipped": _pred_to_json(preds["dockscore_shipped"]),
+                                     "shipped_inference": shipped_terms(model_config.symmetry),
                                      "dockscore_fold_prior": _pred_to_json(preds["dockscore_fold_prior"]), "info": info}))
     return preds, info
 
