@@ -241,7 +241,7 @@ def render_card(name: str, metrics: Path, out: Path, comparison_path: Path | Non
     selection = ("R + within-protein rho + docking top-1" + (" + mirror credit" if sym == "se3" else "")) if "pose_weight" in tcfg else "R + docking top-1 (an earlier rule)"
     lines = [f"# Model card: `{name}`", ""]
     lines += [_source(sources, "summary.md") or "", ""]
-    lines += [f"**Output** predicted binding affinity, pK = −log10(Kd/M), higher = tighter binding. **Symmetry** "
+    lines += ["**Output** predicted binding affinity, pK = −log10(Kd/M), higher = tighter binding. **Symmetry** "
               + ("E(3): blind to rotation, translation and reflection." if sym == "e3" else "SE(3): blind to rotation and translation, not to reflection.")
               + f" **Files** `dockscore/models/{name}.safetensors`, `.metrics.json`.", ""]
     if _source(sources, "intended-use.md"):

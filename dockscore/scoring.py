@@ -115,8 +115,7 @@ class Scorer:
         at glibc's cap (32 MB), allocated untouched and freed, raises the thresholds to that cap, as
         a long run may anyway, and leaves glibc's adaptation on; other allocators see one free."""
         if not cls._heap_settled:
-            block = torch.empty((32 << 20) - 8192, dtype=torch.uint8)
-            del block
+            torch.empty((32 << 20) - 8192, dtype=torch.uint8)  # allocated untouched, freed at once
             cls._heap_settled = True
 
     # -- graphs ---------------------------------------------------------------------------
