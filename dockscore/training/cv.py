@@ -500,12 +500,10 @@ def _fold_model(complexes: list, by_id: dict, test: list, train_ids: list[str], 
     preds: dict[str, list[Prediction]] = {}
     if saved.exists():
         stored = json.loads(saved.read_text())
-        preds["dockscore"] = _pred_from_json(stored["dockscore"])
-        preds["dockscore_shipped"] = _pred_from_json(stored["dockscore_shipped"])
         info = stored["info"]
         log(f"fold {f}: read {saved}")
         terms = shipped_terms(model_config.symmetry)
-        if stored.get("shipped_inference") != terms:  # scored under other fixed terms: score "as shipped" again
+        if stored.get("shipped_inference") != terms:  # scored under other fixed terms, or before they were stored: again
             log(f"fold {f}: shipped inference terms changed ({stored.get('shipped_inference')} -> {terms}); scoring it again")
             for key in [*SHIPPED_KEYS, *(k for k in stored if k.startswith("dockscore_contacts_"))]:
                 stored.pop(key, None)
@@ -513,11 +511,8 @@ def _fold_model(complexes: list, by_id: dict, test: list, train_ids: list[str], 
             stored.update(dockscore_shipped=_pred_to_json(model_predictions(shipped, test)), shipped_inference=terms,
                           dockscore_fold_prior=_pred_to_json(fold_prior_part(shipped, test)))
             saved.write_text(json.dumps(stored))
-            preds["dockscore_shipped"] = _pred_from_json(stored["dockscore_shipped"])
-        if "dockscore_fold_prior" not in stored:  # a fold run before the correction-weight sweep existed
-            stored["dockscore_fold_prior"] = _pred_to_json(fold_prior_part(load_model(fold_dir / f"{name}.safetensors"), test))
-            saved.write_text(json.dumps(stored))
-        preds["dockscore_fold_prior"] = _pred_from_json(stored["dockscore_fold_prior"])
+        for key in ("dockscore", "dockscore_shipped", "dockscore_fold_prior"):
+            preds[key] = _pred_from_json(stored[key])
     else:
         log(f"fold {f}: train {len(train_ids)}, inner val {len(val_ids)}, test {len(test)} complexes")
         t0 = time.time()
